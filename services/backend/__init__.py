@@ -1,0 +1,1 @@
+"""The backend: products in MongoDB, product images in the object store."""

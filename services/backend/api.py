@@ -1,0 +1,244 @@
+"""HTTP handlers of the backend. Each maps store outcomes to one documented status."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from services.backend.images import ALLOWED_TYPES, ImageMissing, ImageStore, ObjectStoreUnavailable, content_matches
+from services.backend.models import ProductIn, ProductPatch, field_errors
+from services.backend.store import DuplicateSku, ProductStore, StoreUnavailable, parse_id
+from services.common.errors import error_response
+from services.common.metrics import Metrics
+
+MAX_JSON_BYTES = 1024 * 1024
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+HEALTH_TIMEOUT_S = 3.0
+
+
+class ApiError(Exception):
+    """An expected client or dependency error, rendered as a JSON body."""
+
+    def __init__(self, status: int, error: str | None = None, **extra: Any) -> None:
+        super().__init__(status, error)
+        self.status = status
+        self.error = error
+        self.extra = extra
+
+
+async def api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(request, exc.status, exc.error, **exc.extra)
+
+
+def _unavailable(dependency: str, exc: Exception) -> ApiError:
+    return ApiError(503, "dependency_unavailable", dependency=dependency, detail=str(exc)[:500])
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, limit_bytes=limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(413, limit_bytes=limit)
+    return bytes(body)
+
+
+async def read_json(request: Request) -> Any:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise ApiError(415, detail="Content-Type must be application/json", content_type=media_type or None)
+    body = await read_body(request, MAX_JSON_BYTES)
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise ApiError(400, "malformed_json", detail=str(exc)) from exc
+
+
+def validate(model: type[BaseModel], data: Any) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(422, "validation_error", fields=field_errors(exc)) from exc
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int | None,
+               errors: list[dict[str, str]]) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        errors.append({"field": name, "message": f"must be an integer, got {raw!r}", "type": "int_parsing"})
+        return default
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f">= {low}"
+        errors.append({"field": name, "message": f"must be {bound}, got {value}", "type": "range"})
+    return value
+
+
+class BackendApi:
+    def __init__(self, products: ProductStore, images: ImageStore, metrics: Metrics, image_max_bytes: int) -> None:
+        self.products = products
+        self.images = images
+        self.metrics = metrics
+        self.image_max_bytes = image_max_bytes
+
+    async def _product_id(self, request: Request) -> Any:
+        oid = parse_id(request.path_params["id"])
+        if oid is None:
+            raise ApiError(404, detail="no product with this id")
+        return oid
+
+    async def _call(self, awaitable: Any) -> Any:
+        try:
+            return await awaitable
+        except StoreUnavailable as exc:
+            raise _unavailable("mongo", exc) from exc
+        except ObjectStoreUnavailable as exc:
+            raise _unavailable("object_store", exc) from exc
+        except DuplicateSku as exc:
+            raise ApiError(409, "conflict", field="sku", detail=f"a product with sku {exc.sku!r} exists") from exc
+
+    @staticmethod
+    def _found(product: dict[str, Any] | None) -> dict[str, Any]:
+        if product is None:
+            raise ApiError(404, detail="no product with this id")
+        return product
+
+    async def health(self, request: Request, service: str, version: str, uptime: float) -> JSONResponse:
+        async def probe(name: str, check: Any) -> tuple[str, dict[str, Any]]:
+            started = time.perf_counter()
+            try:
+                await asyncio.wait_for(check(), HEALTH_TIMEOUT_S)
+                result: dict[str, Any] = {"ok": True}
+            except TimeoutError:
+                result = {"ok": False, "error": f"no answer within {HEALTH_TIMEOUT_S} s"}
+            except Exception as exc:  # a probe reports every failure, whatever its type
+                result = {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+            result["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+            self.metrics.dependency_up.labels(service, name).set(1 if result["ok"] else 0)
+            return name, result
+
+        checks = dict(await asyncio.gather(probe("mongo", self.products.ping), probe("object_store", self.images.check)))
+        ok = all(check["ok"] for check in checks.values())
+        body: dict[str, Any] = {"ok": ok, "service": service, "version": version, "uptime_s": uptime, "checks": checks}
+        if not ok:
+            body["failing"] = sorted(name for name, check in checks.items() if not check["ok"])
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    async def create(self, request: Request) -> JSONResponse:
+        product = validate(ProductIn, await read_json(request))
+        created = await self._call(self.products.create(product))
+        return JSONResponse(created, status_code=201, headers={"location": f"/api/products/{created['id']}"})
+
+    async def list(self, request: Request) -> JSONResponse:
+        errors: list[dict[str, str]] = []
+        limit = _int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT, errors)
+        offset = _int_param(request, "offset", 0, 0, None, errors)
+        if errors:
+            raise ApiError(422, "validation_error", fields=errors)
+        items, total = await self._call(self.products.list(limit, offset))
+        return JSONResponse({"items": items, "total": total, "limit": limit, "offset": offset})
+
+    async def get(self, request: Request) -> JSONResponse:
+        oid = await self._product_id(request)
+        return JSONResponse(self._found(await self._call(self.products.get(oid))))
+
+    async def replace(self, request: Request) -> JSONResponse:
+        oid = await self._product_id(request)
+        product = validate(ProductIn, await read_json(request))
+        return JSONResponse(self._found(await self._call(self.products.replace(oid, product))))
+
+    async def patch(self, request: Request) -> JSONResponse:
+        oid = await self._product_id(request)
+        patch = validate(ProductPatch, await read_json(request))
+        return JSONResponse(self._found(await self._call(self.products.patch(oid, patch))))
+
+    async def delete(self, request: Request) -> Response:
+        oid = await self._product_id(request)
+        product = self._found(await self._call(self.products.delete(oid)))
+        if product.get("image"):
+            await self._call(self.images.delete(product["id"]))
+        return Response(status_code=204)
+
+    async def put_image(self, request: Request) -> JSONResponse:
+        oid = await self._product_id(request)
+        content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if content_type not in ALLOWED_TYPES:
+            raise ApiError(415, detail=f"image must be one of {', '.join(sorted(ALLOWED_TYPES))}",
+                           content_type=content_type or None)
+        data = await read_body(request, self.image_max_bytes)
+        if not data:
+            raise ApiError(422, "validation_error", fields=[{"field": "body", "message": "image is empty", "type": "missing"}])
+        if not content_matches(content_type, data):
+            raise ApiError(422, "validation_error", fields=[
+                {"field": "body", "message": f"content is not a {content_type} image", "type": "content_mismatch"}])
+        self._found(await self._call(self.products.get(oid)))
+        stored = await self._call(self.images.put(str(oid), data, content_type))
+        image = {"content_type": stored.content_type, "size": stored.size, "etag": stored.etag, "sha256": stored.sha256}
+        product = self._found(await self._call(self.products.set_image(oid, image)))
+        return JSONResponse(product, status_code=200)
+
+    async def get_image(self, request: Request) -> Response:
+        oid = await self._product_id(request)
+        product = self._found(await self._call(self.products.get(oid)))
+        image = product.get("image")
+        if not image:
+            raise ApiError(404, detail="this product has no image")
+        try:
+            _, chunks = await self._call(self.images.open(product["id"]))
+        except ImageMissing as exc:
+            raise ApiError(404, detail="image is recorded but missing from the object store") from exc
+        headers = {
+            "etag": f'"{image["etag"]}"',
+            "content-length": str(image["size"]),
+            "x-checksum-sha256": image["sha256"],
+        }
+        return StreamingResponse(chunks, media_type=image["content_type"], headers=headers)
+
+
+async def debug_error(request: Request) -> Response:
+    raise RuntimeError(f"deliberate fault for error tracking (request {request.state.request_id})")
+
+
+async def debug_slow(request: Request) -> JSONResponse:
+    try:
+        seconds = float(request.query_params.get("seconds", "1"))
+    except ValueError as exc:
+        raise ApiError(422, "validation_error", fields=[
+            {"field": "seconds", "message": "must be a number", "type": "float_parsing"}]) from exc
+    if not 0 <= seconds <= 30:
+        raise ApiError(422, "validation_error", fields=[
+            {"field": "seconds", "message": "must be between 0 and 30", "type": "range"}])
+    await asyncio.sleep(seconds)  # the fault itself: a deliberately slow answer
+    return JSONResponse({"slept_s": seconds})
+
+
+async def debug_echo(request: Request) -> JSONResponse:
+    """What the backend received, as seen after the gateway: headers, query, body digest."""
+    digest = hashlib.sha256()
+    size = 0
+    async for chunk in request.stream():
+        digest.update(chunk)
+        size += len(chunk)
+    return JSONResponse({
+        "method": request.method,
+        "path": request.url.path,
+        "query": request.url.query,
+        "headers": dict(request.headers),
+        "body_bytes": size,
+        "body_sha256": digest.hexdigest(),
+    })

@@ -1,0 +1,69 @@
+"""The backend application: products, images, health, metrics and the fault routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from services.backend import openapi
+from services.backend.api import ApiError, BackendApi, api_error, debug_echo, debug_error, debug_slow
+from services.backend.images import ImageStore
+from services.backend.store import ProductStore
+from services.common.platform import create_app, observability
+from services.common.settings import BackendSettings, load_backend
+
+
+def build(settings: BackendSettings, registry: CollectorRegistry | None = None) -> Starlette:
+    obs = observability(settings.common, registry)
+    products = ProductStore(settings.mongo_url, settings.mongo_database, settings.mongo_timeout_ms)
+    images = ImageStore(settings.minio_endpoint, settings.minio_access_key, settings.minio_secret_key,
+                        settings.minio_bucket, settings.minio_secure)
+    api = BackendApi(products, images, obs.metrics, settings.image_max_bytes)
+    spec = openapi.build(settings.enable_fault_routes)
+
+    async def health(request: Request) -> JSONResponse:
+        return await api.health(request, "backend", settings.common.version, obs.uptime())
+
+    async def openapi_json(request: Request) -> JSONResponse:
+        return JSONResponse(spec)
+
+    routes: list[BaseRoute] = [
+        Route("/api/health", health, methods=["GET"]),
+        Route("/api/openapi.json", openapi_json, methods=["GET"]),
+        Route("/api/products", api.list, methods=["GET"]),
+        Route("/api/products", api.create, methods=["POST"]),
+        Route("/api/products/{id}", api.get, methods=["GET"]),
+        Route("/api/products/{id}", api.replace, methods=["PUT"]),
+        Route("/api/products/{id}", api.patch, methods=["PATCH"]),
+        Route("/api/products/{id}", api.delete, methods=["DELETE"]),
+        Route("/api/products/{id}/image", api.put_image, methods=["PUT"]),
+        Route("/api/products/{id}/image", api.get_image, methods=["GET"]),
+    ]
+    if settings.enable_fault_routes:
+        routes += [
+            Route("/api/debug/error", debug_error, methods=["POST"]),
+            Route("/api/debug/slow", debug_slow, methods=["POST"]),
+            Route("/api/debug/echo", debug_echo, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        ]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await products.close()
+
+    app = create_app(obs, routes, lifespan)
+    app.add_exception_handler(ApiError, api_error)
+    return app
+
+
+def app() -> Starlette:
+    """Factory for ``uvicorn --factory services.backend.app:app``: settings from the environment."""
+    return build(load_backend())

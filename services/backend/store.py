@@ -1,0 +1,177 @@
+"""Products in MongoDB, through pymongo's asyncio client.
+
+Writes are journaled (``j=True``): an acknowledged product survives a kill -9 of the
+database. Timeouts are short so a database outage becomes a 503 in about two seconds
+instead of a request that hangs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bson import Decimal128, ObjectId
+from bson.errors import InvalidId
+from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument, WriteConcern
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
+
+from services.backend.models import ProductIn, ProductPatch
+
+__all__ = ["ProductStore", "StoreUnavailable", "DuplicateSku", "parse_id"]
+
+
+class StoreUnavailable(Exception):
+    """The database could not be reached or refused us; maps to 503."""
+
+
+class DuplicateSku(Exception):
+    def __init__(self, sku: str) -> None:
+        super().__init__(sku)
+        self.sku = sku
+
+
+def parse_id(raw: str) -> ObjectId | None:
+    try:
+        return ObjectId(raw)
+    except (InvalidId, TypeError):
+        return None
+
+
+def _now() -> datetime:
+    # Millisecond precision: what BSON dates keep, so a read equals what was written.
+    now = datetime.now(timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def to_api(doc: dict[str, Any]) -> dict[str, Any]:
+    price = doc["price"]
+    price = price.to_decimal() if isinstance(price, Decimal128) else Decimal(str(price))
+    out = {
+        "id": str(doc["_id"]),
+        "name": doc["name"],
+        "price": float(price),
+        "sku": doc.get("sku"),
+        "stock": doc.get("stock", 0),
+        "created_at": _iso(doc["created_at"]),
+        "updated_at": _iso(doc["updated_at"]),
+    }
+    if doc.get("image"):
+        out["image"] = doc["image"]
+    return out
+
+
+def _iso(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _fields(product: ProductIn | ProductPatch, only_set: bool) -> tuple[dict[str, Any], list[str]]:
+    data = product.model_dump(exclude_unset=only_set)
+    to_set: dict[str, Any] = {}
+    to_unset: list[str] = []
+    for key, value in data.items():
+        if key == "price":
+            value = Decimal128(value.quantize(Decimal("0.01")))
+        if value is None:
+            to_unset.append(key)  # only sku can be None here: no SKU, not a null SKU
+        else:
+            to_set[key] = value
+    return to_set, to_unset
+
+
+class ProductStore:
+    def __init__(self, url: str, database: str, timeout_ms: int = 2000) -> None:
+        self._client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            url,
+            serverSelectionTimeoutMS=timeout_ms,
+            connectTimeoutMS=timeout_ms,
+            socketTimeoutMS=timeout_ms * 3,
+            appname="backend",
+            tz_aware=True,
+        )
+        db = self._client.get_database(database, write_concern=WriteConcern(w=1, j=True))
+        self._db = db
+        self._products = db.products
+        self._indexes_ready = False
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def ping(self) -> None:
+        try:
+            await self._db.command("ping")
+        except PyMongoError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def _ensure_indexes(self) -> None:
+        # Created lazily so the backend starts (and reports 503) while the database is down.
+        if not self._indexes_ready:
+            await self._products.create_index([("sku", ASCENDING)], unique=True, sparse=True, name="sku_unique")
+            self._indexes_ready = True
+
+    async def _call(self, operation: Callable[[], Awaitable[Any]]) -> Any:
+        try:
+            await self._ensure_indexes()
+            return await operation()
+        except DuplicateKeyError:
+            raise
+        except (ConnectionFailure, OperationFailure, PyMongoError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def create(self, product: ProductIn) -> dict[str, Any]:
+        to_set, _ = _fields(product, only_set=False)
+        now = _now()
+        doc = {**to_set, "created_at": now, "updated_at": now}
+        try:
+            result = await self._call(lambda: self._products.insert_one(doc))
+        except DuplicateKeyError as exc:
+            raise DuplicateSku(doc.get("sku", "")) from exc
+        doc["_id"] = result.inserted_id
+        return to_api(doc)
+
+    async def list(self, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        async def page() -> tuple[list[dict[str, Any]], int]:
+            cursor = self._products.find({}).sort("_id", ASCENDING).skip(offset).limit(limit)
+            docs = [to_api(doc) async for doc in cursor]
+            return docs, await self._products.count_documents({})
+
+        result: tuple[list[dict[str, Any]], int] = await self._call(page)
+        return result
+
+    async def get(self, oid: ObjectId) -> dict[str, Any] | None:
+        doc = await self._call(lambda: self._products.find_one({"_id": oid}))
+        return to_api(doc) if doc else None
+
+    async def replace(self, oid: ObjectId, product: ProductIn) -> dict[str, Any] | None:
+        to_set, to_unset = _fields(product, only_set=False)
+        return await self._update(oid, to_set, to_unset)
+
+    async def patch(self, oid: ObjectId, patch: ProductPatch) -> dict[str, Any] | None:
+        to_set, to_unset = _fields(patch, only_set=True)
+        return await self._update(oid, to_set, to_unset)
+
+    async def _update(self, oid: ObjectId, to_set: dict[str, Any], to_unset: list[str]) -> dict[str, Any] | None:
+        update: dict[str, Any] = {"$set": {**to_set, "updated_at": _now()}}
+        if to_unset:
+            update["$unset"] = {key: "" for key in to_unset}
+        try:
+            doc = await self._call(
+                lambda: self._products.find_one_and_update({"_id": oid}, update, return_document=ReturnDocument.AFTER)
+            )
+        except DuplicateKeyError as exc:
+            raise DuplicateSku(str(to_set.get("sku", ""))) from exc
+        return to_api(doc) if doc else None
+
+    async def set_image(self, oid: ObjectId, image: dict[str, Any] | None) -> dict[str, Any] | None:
+        update = {"$set": {"image": image, "updated_at": _now()}}
+        doc = await self._call(
+            lambda: self._products.find_one_and_update({"_id": oid}, update, return_document=ReturnDocument.AFTER)
+        )
+        return to_api(doc) if doc else None
+
+    async def delete(self, oid: ObjectId) -> dict[str, Any] | None:
+        doc = await self._call(lambda: self._products.find_one_and_delete({"_id": oid}))
+        return to_api(doc) if doc else None

@@ -1,0 +1,81 @@
+"""Prometheus metrics shared by both services.
+
+The registry is injected so each test (and each app instance) gets a fresh one.
+``route`` is the matched route template (``/api/products/{id}``), never the raw path,
+so label cardinality stays bounded whatever clients send.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import gc_collector, platform_collector, process_collector
+from starlette.requests import Request
+from starlette.responses import Response
+
+# Latency buckets from 5 ms to 10 s: the gateway's upstream timeout (5 s) lands inside.
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self, service: str, registry: CollectorRegistry | None = None) -> None:
+        self.service = service
+        self.registry = registry if registry is not None else CollectorRegistry()
+        process_collector.ProcessCollector(registry=self.registry)
+        platform_collector.PlatformCollector(registry=self.registry)
+        gc_collector.GCCollector(registry=self.registry)
+        self.requests = Counter(
+            "http_requests",
+            "HTTP requests handled, by route template and status.",
+            ["service", "method", "route", "status"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "http_request_duration_seconds",
+            "Time from request received to response finished.",
+            ["service", "method", "route"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.in_progress = Gauge(
+            "http_requests_in_progress",
+            "Requests being handled right now.",
+            ["service", "method"],
+            registry=self.registry,
+        )
+        self.upstream_errors = Counter(
+            "upstream_errors",
+            "Requests the gateway could not complete upstream, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.log_dropped = Counter(
+            "log_shipper_dropped",
+            "Log records not shipped to Elasticsearch (queue full or given up).",
+            ["service"],
+            registry=self.registry,
+        )
+        self.log_shipped = Counter(
+            "log_shipper_shipped",
+            "Log records indexed in Elasticsearch.",
+            ["service"],
+            registry=self.registry,
+        )
+        self.dependency_up = Gauge(
+            "dependency_up",
+            "1 when the last health check reached the dependency, else 0.",
+            ["service", "dependency"],
+            registry=self.registry,
+        )
+        # Children exist from the start so a scrape shows 0 rather than nothing.
+        self.log_dropped.labels(service)
+        self.log_shipped.labels(service)
+
+    async def endpoint(self, request: Request) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,82 @@
+"""The middleware every request passes: request id, metrics, access log, error tags."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+import sentry_sdk
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.common.logs import request_id_var
+from services.common.metrics import Metrics
+
+access_logger = logging.getLogger("services.access")
+
+# A client-supplied id is kept only if it is safe to echo into headers and logs.
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+class ObserveMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        supplied = Headers(scope=scope).get("x-request-id", "")
+        rid = supplied if _VALID_REQUEST_ID.match(supplied) else new_request_id()
+        scope.setdefault("state", {})["request_id"] = rid
+        token = request_id_var.set(rid)
+        sentry_sdk.set_tag("request_id", rid)
+        method = scope["method"]
+        service = self.metrics.service
+        in_progress = self.metrics.in_progress.labels(service, method)
+        in_progress.inc()
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)["x-request-id"] = rid
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except BaseException:
+            status = 500
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            in_progress.dec()
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.metrics.requests.labels(service, method, route, str(status)).inc()
+            self.metrics.duration.labels(service, method, route).observe(elapsed)
+            access_logger.log(
+                logging.ERROR if status >= 500 else logging.INFO,
+                "%s %s %d",
+                method,
+                scope["path"],
+                status,
+                extra={
+                    "ecs": {
+                        "http.request.method": method,
+                        "url.path": scope["path"],
+                        "http.route": route,
+                        "http.response.status_code": status,
+                        "event.duration": int(elapsed * 1e9),  # ECS: nanoseconds
+                    }
+                },
+            )
+            request_id_var.reset(token)

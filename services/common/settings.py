@@ -1,0 +1,189 @@
+"""Settings read from the environment.
+
+Starlette's ``Config`` raises ``KeyError`` naming the variable when a required value is
+missing; :func:`load` turns that (and a bad cast) into one :class:`SettingsError` listing
+every problem at once, so a misconfigured container fails at start with a readable line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from starlette.config import Config
+
+from services.common import __version__
+
+T = TypeVar("T")
+
+
+class SettingsError(RuntimeError):
+    """One or more settings are missing or malformed."""
+
+
+class _Reader:
+    """Collects errors instead of stopping at the first one."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._config = Config(environ=dict(environ))
+        self.errors: list[str] = []
+
+    def get(self, key: str, cast: Callable[[str], T] | None = None, default: Any = ...) -> T:
+        try:
+            if default is ...:
+                return self._config(key, cast=cast)  # type: ignore[no-any-return]
+            return self._config(key, cast=cast, default=default)  # type: ignore[no-any-return]
+        except KeyError:
+            self.errors.append(f"{key} is required but not set")
+        except ValueError as exc:
+            self.errors.append(f"{key}: {exc}")
+        return default if default is not ... else None  # type: ignore[no-any-return]
+
+    def check(self, what: str) -> None:
+        if self.errors:
+            raise SettingsError(f"{what} settings are invalid: " + "; ".join(self.errors))
+
+
+def _positive(cast: Callable[[str], T]) -> Callable[[str], T]:
+    def parse(raw: str) -> T:
+        value = cast(raw)
+        if value <= 0:  # type: ignore[operator]
+            raise ValueError(f"must be > 0, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _bool(raw: str | bool) -> bool:
+    if isinstance(raw, bool):  # starlette casts defaults too
+        return raw
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true/false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class CommonSettings:
+    service: str
+    version: str
+    environment: str
+    log_level: str
+    sentry_dsn: str | None
+    elasticsearch_url: str | None
+    log_queue_size: int
+    log_batch_size: int
+    log_flush_seconds: float
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    common: CommonSettings
+    port: int
+    backend_url: str
+    upstream_timeout: float
+    max_body_bytes: int
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    common: CommonSettings
+    port: int
+    mongo_url: str = field(repr=False)
+    mongo_database: str
+    mongo_timeout_ms: int
+    minio_endpoint: str
+    minio_access_key: str = field(repr=False)
+    minio_secret_key: str = field(repr=False)
+    minio_bucket: str
+    minio_secure: bool
+    image_max_bytes: int
+    enable_fault_routes: bool
+
+
+# Variables whose values must never reach a log line, whichever service reads them.
+SECRET_VARIABLES = (
+    "MONGO_INITDB_ROOT_PASSWORD",
+    "MONGO_APP_PASSWORD",
+    "MONGO_URL",
+    "MINIO_SECRET_KEY",
+    "MINIO_ROOT_PASSWORD",
+    "GRAFANA_ADMIN_PASSWORD",
+    "SENTRY_SECRET_KEY",
+    "SENTRY_DB_PASSWORD",
+    "SENTRY_DSN",
+    "ELASTICSEARCH_PASSWORD",
+)
+
+
+def _common(reader: _Reader, service: str, environ: Mapping[str, str]) -> CommonSettings:
+    secrets = tuple(
+        sorted({environ[name] for name in SECRET_VARIABLES if environ.get(name)}, key=len, reverse=True)
+    )
+    return CommonSettings(
+        service=service,
+        version=reader.get("SERVICE_VERSION", default=__version__),
+        environment=reader.get("ENVIRONMENT", default=environ.get("NODE_ENV", "development")),
+        log_level=reader.get("LOG_LEVEL", default="info").upper(),
+        sentry_dsn=reader.get("SENTRY_DSN", default=None) or None,
+        elasticsearch_url=reader.get("ELASTICSEARCH_URL", default=None) or None,
+        log_queue_size=reader.get("LOG_QUEUE_SIZE", cast=_positive(int), default=10_000),
+        log_batch_size=reader.get("LOG_BATCH_SIZE", cast=_positive(int), default=200),
+        log_flush_seconds=reader.get("LOG_FLUSH_SECONDS", cast=_positive(float), default=1.0),
+        secrets=secrets,
+    )
+
+
+def load_gateway(environ: Mapping[str, str] | None = None) -> GatewaySettings:
+    env = os.environ if environ is None else environ
+    reader = _Reader(env)
+    settings = GatewaySettings(
+        common=_common(reader, "gateway", env),
+        port=reader.get("GATEWAY_PORT", cast=_positive(int), default=5921),
+        backend_url=str(reader.get("BACKEND_URL")).rstrip("/"),
+        upstream_timeout=reader.get("GATEWAY_UPSTREAM_TIMEOUT", cast=_positive(float), default=5.0),
+        max_body_bytes=reader.get("GATEWAY_MAX_BODY_BYTES", cast=_positive(int), default=1024 * 1024),
+    )
+    reader.check("gateway")
+    return settings
+
+
+def load_backend(environ: Mapping[str, str] | None = None) -> BackendSettings:
+    env = os.environ if environ is None else environ
+    reader = _Reader(env)
+    database = reader.get("MONGO_DATABASE", default="ecommerce")
+    mongo_url = reader.get("MONGO_URL", default=None)
+    if not mongo_url:
+        from urllib.parse import quote_plus
+
+        user = reader.get("MONGO_APP_USERNAME")
+        password = reader.get("MONGO_APP_PASSWORD")
+        host = reader.get("MONGO_HOST", default="mongo")
+        port = reader.get("MONGO_PORT", cast=_positive(int), default=27017)
+        auth_source = reader.get("MONGO_AUTH_SOURCE", default=database)
+        if user and password:
+            mongo_url = (
+                f"mongodb://{quote_plus(user)}:{quote_plus(password)}@{host}:{port}/"
+                f"{database}?authSource={auth_source}"
+            )
+    settings = BackendSettings(
+        common=_common(reader, "backend", env),
+        port=reader.get("BACKEND_PORT", cast=_positive(int), default=3847),
+        mongo_url=mongo_url or "",
+        mongo_database=database,
+        mongo_timeout_ms=reader.get("MONGO_TIMEOUT_MS", cast=_positive(int), default=2000),
+        minio_endpoint=reader.get("MINIO_ENDPOINT", default="minio:9000"),
+        minio_access_key=reader.get("MINIO_ACCESS_KEY"),
+        minio_secret_key=reader.get("MINIO_SECRET_KEY"),
+        minio_bucket=reader.get("MINIO_BUCKET", default="ecommerce"),
+        minio_secure=reader.get("MINIO_SECURE", cast=_bool, default=False),
+        image_max_bytes=reader.get("IMAGE_MAX_BYTES", cast=_positive(int), default=5 * 1024 * 1024),
+        enable_fault_routes=reader.get("ENABLE_FAULT_ROUTES", cast=_bool, default=False),
+    )
+    reader.check("backend")
+    return settings

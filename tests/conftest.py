@@ -1,0 +1,56 @@
+"""Fixtures wiring the services to the real servers of tests/servers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from minio import Minio
+from pymongo import MongoClient
+from starlette.testclient import TestClient
+
+from services.backend.app import build as build_backend
+from services.common.settings import load_backend
+from tests.apps import ServiceProcess, backend_env
+from tests.servers import MongoServer, ObjectStore
+
+BUCKET = "ecommerce"
+
+
+@pytest.fixture(scope="session")
+def bucket(object_store: ObjectStore) -> str:
+    client = Minio(object_store.endpoint, object_store.access_key, object_store.secret_key, secure=False)
+    if not client.bucket_exists(BUCKET):
+        client.make_bucket(BUCKET)
+    return BUCKET
+
+
+@pytest.fixture
+def products(mongo_server: MongoServer) -> Iterator[Any]:
+    """The products collection, emptied before the test (root credentials: test set-up only)."""
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_server.root_uri, serverSelectionTimeoutMS=5000)
+    collection = client[mongo_server.database].products
+    collection.delete_many({})
+    yield collection
+    client.close()
+
+
+@pytest.fixture
+def backend_settings(mongo_server: MongoServer, object_store: ObjectStore, bucket: str) -> dict[str, str]:
+    return backend_env(mongo_server, object_store, ENABLE_FAULT_ROUTES="true")
+
+
+@pytest.fixture
+def backend(backend_settings: dict[str, str], products: Any) -> Iterator[TestClient]:
+    """The backend app in-process, against the session's real servers, with an empty catalogue."""
+    with TestClient(build_backend(load_backend(backend_settings)), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def backend_process(mongo_server: MongoServer, object_store: ObjectStore, bucket: str) -> Iterator[ServiceProcess]:
+    """A real backend server for the gateway to proxy to."""
+    with ServiceProcess("backend", backend_env(mongo_server, object_store, ENABLE_FAULT_ROUTES="true"),
+                        "/api/health") as process:
+        yield process

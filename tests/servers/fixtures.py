@@ -1,0 +1,70 @@
+"""pytest fixtures for the harness servers; register with ``pytest_plugins``.
+
+Session fixtures start their server once and stop it at the end of the run: tests must not
+leave them down. A test that takes a dependency down uses a ``fresh_*`` fixture, a private
+instance it may stop, kill and restart freely. Work dirs (with each server's log) come from
+``tmp_path_factory``, so pytest keeps the last runs' logs for post-mortems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .mongo import MongoServer
+from .objectstore import ObjectStore
+from .search import SearchServer
+from .sentry import SentryServer
+
+
+@pytest.fixture(scope="session")
+def mongo_seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A provisioned, stopped SecantusDB data dir: provisioning (two server runs) happens
+    once per session, every MongoServer of the session starts from a copy of it."""
+    provisioner = MongoServer(workdir=tmp_path_factory.mktemp("mongo-seed"))
+    return provisioner.provision()
+
+
+@pytest.fixture(scope="session")
+def mongo_server(mongo_seed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoServer]:
+    with MongoServer.from_seed(mongo_seed, workdir=tmp_path_factory.mktemp("mongo")) as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_mongo_server(mongo_seed: Path, tmp_path: Path) -> Iterator[MongoServer]:
+    server = MongoServer.from_seed(mongo_seed, workdir=tmp_path / "mongo")
+    try:
+        yield server.start()
+    finally:
+        # Its data is thrown away: SIGKILL spares the ~2 s of SecantusDB's clean shutdown.
+        server.kill()
+
+
+@pytest.fixture(scope="session")
+def object_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStore]:
+    with ObjectStore(workdir=tmp_path_factory.mktemp("objectstore")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def search_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchServer]:
+    with SearchServer(workdir=tmp_path_factory.mktemp("search")) as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_search_server(tmp_path: Path) -> Iterator[SearchServer]:
+    server = SearchServer(workdir=tmp_path / "search")
+    try:
+        yield server.start()
+    finally:
+        server.kill()
+
+
+@pytest.fixture(scope="session")
+def sentry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentryServer]:
+    with SentryServer(workdir=tmp_path_factory.mktemp("sentry")) as server:
+        yield server
