@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sentry_sdk
 from minio import Minio
 from pymongo import MongoClient
 from starlette.testclient import TestClient
@@ -54,3 +55,11 @@ def backend_process(mongo_server: MongoServer, object_store: ObjectStore, bucket
     with ServiceProcess("backend", backend_env(mongo_server, object_store, ENABLE_FAULT_ROUTES="true"),
                         "/api/health") as process:
         yield process
+
+
+@pytest.fixture
+def sentry_reset() -> Iterator[None]:
+    """For tests that point sentry_sdk at a project: it is process-wide, so later tests
+    must not report into this one's project."""
+    yield
+    sentry_sdk.init()

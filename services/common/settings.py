@@ -8,6 +8,7 @@ every problem at once, so a misconfigured container fails at start with a readab
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -106,6 +107,13 @@ class BackendSettings:
     enable_fault_routes: bool
 
 
+@dataclass(frozen=True)
+class ReceiverSettings:
+    common: CommonSettings
+    port: int
+    max_notifications: int
+
+
 # Variables whose values must never reach a log line, whichever service reads them.
 SECRET_VARIABLES = (
     "MONGO_INITDB_ROOT_PASSWORD",
@@ -121,16 +129,35 @@ SECRET_VARIABLES = (
 )
 
 
+def _dsn_from_file(reader: _Reader, service: str, path: str) -> str | None:
+    """``SENTRY_DSN_<SERVICE>=…`` from an env file written by the Sentry role at first start."""
+    key = f"SENTRY_DSN_{service.upper()}"
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as exc:
+        reader.errors.append(f"SENTRY_DSN_FILE {path}: {exc.strerror}")
+        return None
+    for line in lines:
+        name, _, value = line.strip().partition("=")
+        if name == key and value:
+            return value.strip().strip('"')
+    reader.errors.append(f"SENTRY_DSN_FILE {path} has no {key}")
+    return None
+
+
 def _common(reader: _Reader, service: str, environ: Mapping[str, str]) -> CommonSettings:
-    secrets = tuple(
-        sorted({environ[name] for name in SECRET_VARIABLES if environ.get(name)}, key=len, reverse=True)
-    )
+    dsn = reader.get("SENTRY_DSN", default=None) or None
+    dsn_file = reader.get("SENTRY_DSN_FILE", default=None)
+    if dsn is None and dsn_file:
+        dsn = _dsn_from_file(reader, service, dsn_file)
+    values = {environ[name] for name in SECRET_VARIABLES if environ.get(name)} | ({dsn} if dsn else set())
+    secrets = tuple(sorted(values, key=len, reverse=True))
     return CommonSettings(
         service=service,
         version=reader.get("SERVICE_VERSION", default=__version__),
         environment=reader.get("ENVIRONMENT", default=environ.get("NODE_ENV", "development")),
         log_level=reader.get("LOG_LEVEL", default="info").upper(),
-        sentry_dsn=reader.get("SENTRY_DSN", default=None) or None,
+        sentry_dsn=dsn,
         elasticsearch_url=reader.get("ELASTICSEARCH_URL", default=None) or None,
         log_queue_size=reader.get("LOG_QUEUE_SIZE", cast=_positive(int), default=10_000),
         log_batch_size=reader.get("LOG_BATCH_SIZE", cast=_positive(int), default=200),
@@ -186,4 +213,16 @@ def load_backend(environ: Mapping[str, str] | None = None) -> BackendSettings:
         enable_fault_routes=reader.get("ENABLE_FAULT_ROUTES", cast=_bool, default=False),
     )
     reader.check("backend")
+    return settings
+
+
+def load_receiver(environ: Mapping[str, str] | None = None) -> ReceiverSettings:
+    env = os.environ if environ is None else environ
+    reader = _Reader(env)
+    settings = ReceiverSettings(
+        common=_common(reader, "receiver", env),
+        port=reader.get("RECEIVER_PORT", cast=_positive(int), default=9097),
+        max_notifications=reader.get("RECEIVER_MAX_NOTIFICATIONS", cast=_positive(int), default=10_000),
+    )
+    reader.check("receiver")
     return settings

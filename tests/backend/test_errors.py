@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,13 +14,6 @@ from services.common.settings import load_backend
 from tests.servers import SentryServer, event_tags
 
 pytestmark = pytest.mark.servers
-
-
-@pytest.fixture
-def sentry_off() -> Iterator[None]:
-    yield
-    # sentry_sdk is process-wide: later tests must not report into this one's project.
-    sentry_sdk.init()
 
 
 def test_fault_route_is_off_unless_enabled(backend_settings: dict[str, str], products: object) -> None:
@@ -39,7 +31,7 @@ def test_unhandled_exception_is_500_json_with_request_id(backend: TestClient) ->
 
 
 def test_exception_reaches_sentry_tagged_with_request_id(
-    backend_settings: dict[str, str], products: object, sentry_server: SentryServer, sentry_off: None
+    backend_settings: dict[str, str], products: object, sentry_server: SentryServer, sentry_reset: None
 ) -> None:
     dsn = sentry_server.create_project("backend-errors-test")
     env = {**backend_settings, "SENTRY_DSN": dsn, "SERVICE_VERSION": "1.2.3"}

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from services.common.settings import SettingsError, load_backend, load_gateway
@@ -55,3 +57,16 @@ def test_secrets_are_collected_and_not_in_repr() -> None:
 def test_fault_routes_are_off_by_default() -> None:
     assert load_backend(BACKEND_ENV).enable_fault_routes is False
     assert load_backend({**BACKEND_ENV, "ENABLE_FAULT_ROUTES": "true"}).enable_fault_routes is True
+
+
+def test_sentry_dsn_from_the_file_the_sentry_role_writes(tmp_path: Path) -> None:
+    dsns = tmp_path / "sentry-dsns.env"
+    dsns.write_text("SENTRY_DSN_GATEWAY=http://k1@sentry:9000/1\nSENTRY_DSN_BACKEND=http://k2@sentry:9000/2\n")
+    settings = load_gateway({"BACKEND_URL": "http://b", "SENTRY_DSN_FILE": str(dsns)})
+    assert settings.common.sentry_dsn == "http://k1@sentry:9000/1"
+    assert "http://k1@sentry:9000/1" in settings.common.secrets
+
+
+def test_missing_dsn_file_fails_loudly(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="SENTRY_DSN_FILE"):
+        load_gateway({"BACKEND_URL": "http://b", "SENTRY_DSN_FILE": str(tmp_path / "absent.env")})

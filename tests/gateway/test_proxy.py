@@ -156,19 +156,16 @@ def test_gateway_own_routes_do_not_depend_on_the_backend(dead_gateway: TestClien
     assert dead_gateway.get("/elsewhere").status_code == 404
 
 
-def test_upstream_failure_reaches_sentry(sentry_server: SentryServer) -> None:
+def test_upstream_failure_reaches_sentry(sentry_server: SentryServer, sentry_reset: None) -> None:
     dsn = sentry_server.create_project("gateway-upstream-test")
-    try:
-        with gateway_for(f"http://127.0.0.1:{free_port()}", SENTRY_DSN=dsn) as client:
-            assert client.get("/api/products", headers={"x-request-id": "gw-sentry-7"}).status_code == 502
-        sentry_sdk.flush(timeout=10)
-        found = wait_for(
-            lambda: [event_tags(e) for e in sentry_server.events("gateway-upstream-test")],
-            target=f"Bugsink {sentry_server.url} project gateway-upstream-test",
-            expectation="an event tagged request_id=gw-sentry-7, upstream_error=connect",
-            until=lambda tags: any(t.get("request_id") == "gw-sentry-7" for t in tags), timeout=30,
-        )
-        tags = next(t for t in found if t.get("request_id") == "gw-sentry-7")
-        assert tags.get("upstream_error") == "connect" and tags.get("service") == "gateway"
-    finally:
-        sentry_sdk.init()
+    with gateway_for(f"http://127.0.0.1:{free_port()}", SENTRY_DSN=dsn) as client:
+        assert client.get("/api/products", headers={"x-request-id": "gw-sentry-7"}).status_code == 502
+    sentry_sdk.flush(timeout=10)
+    found = wait_for(
+        lambda: [event_tags(e) for e in sentry_server.events("gateway-upstream-test")],
+        target=f"Bugsink {sentry_server.url} project gateway-upstream-test",
+        expectation="an event tagged request_id=gw-sentry-7, upstream_error=connect",
+        until=lambda tags: any(t.get("request_id") == "gw-sentry-7" for t in tags), timeout=30,
+    )
+    tags = next(t for t in found if t.get("request_id") == "gw-sentry-7")
+    assert tags.get("upstream_error") == "connect" and tags.get("service") == "gateway"

@@ -215,7 +215,7 @@ def _rss_bytes(pid: int) -> int:
 
 
 def _socket_inodes(pid: int) -> set[str]:
-    inodes = set()
+    inodes: set[str] = set()
     fd_dir = Path(f"/proc/{pid}/fd")
     try:
         fds = list(fd_dir.iterdir())
@@ -270,6 +270,8 @@ class LocalServer(abc.ABC):
     """
 
     name: str = "server"
+    # The port the readiness probe talks to.
+    port: int = 0
     startup_timeout: float = 60.0
     stop_timeout: float = 15.0
     # Probe failures that mean "not up yet" rather than "broken".
@@ -314,10 +316,10 @@ class LocalServer(abc.ABC):
     def _env(self) -> dict[str, str]:
         return dict(os.environ)
 
-    def _before_first_start(self) -> None:
+    def _before_first_start(self) -> None:  # noqa: B027 - optional hook
         """One-time preparation of the work dir (config files, users, migrations)."""
 
-    def _after_exit(self) -> None:
+    def _after_exit(self) -> None:  # noqa: B027 - optional hook
         """Clean-up after the process is gone (stop or kill)."""
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -390,6 +392,14 @@ class LocalServer(abc.ABC):
             process=self._process,
             log_path=self.log_path,
         )
+        # An answer may come from someone else's server on a port we failed to bind.
+        if self.port not in {port for _, port in self.listening()}:
+            raise ServerExited(
+                f"{self!r}: port {self.port} answered, but not from our process (exit code "
+                f"{self._process.poll() if self._process else None}): address already in use?\n"
+                f"--- tail of {self.log_path} ---\n{log_tail(self.log_path)}",
+                -1,
+            )
 
     def stop(self, timeout: float | None = None) -> int | None:
         """SIGTERM, wait, then SIGKILL: a clean shutdown that cannot hang the suite."""
@@ -438,8 +448,10 @@ class LocalServer(abc.ABC):
 
     def _reap(self) -> None:
         # Children that outlived their leader (e.g. a crashed gunicorn's workers) would hold
-        # the port: the group is still ours right after the leader is reaped.
-        self._signal_group(signal.SIGKILL)
+        # the port. A group with members left cannot have lost its id to another process.
+        assert self._process is not None
+        if _group_members(self._process.pid):
+            self._signal_group(signal.SIGKILL)
         self._after_exit()
 
     def __enter__(self: S) -> S:

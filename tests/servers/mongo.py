@@ -162,6 +162,7 @@ class MongoServer(LocalServer):
 
     def _probe(self) -> dict[str, object]:
         # hello needs no authentication, even under --auth.
+        client: pymongo.MongoClient[dict[str, object]]
         with pymongo.MongoClient(
             host=self.host,
             port=self.port,
@@ -190,6 +191,7 @@ class MongoServer(LocalServer):
         try:
             self._wait_ready()
             creds = self.credentials
+            client: pymongo.MongoClient[dict[str, object]]
             with pymongo.MongoClient(host=self.host, port=self.port, directConnection=True) as client:
                 client.admin.command(
                     "createUser", creds.root_user, pwd=creds.root_password,

@@ -54,6 +54,11 @@ class ObjectStore(LocalServer):
         self._admin_password = secrets.token_urlsafe(18)
 
     @property
+    def port(self) -> int:  # type: ignore[override]
+        """The S3 API port."""
+        return self.ports.get("s3", 0)
+
+    @property
     def endpoint(self) -> str:
         """host:port of the S3 API, as the minio client wants it."""
         return f"{LOOPBACK}:{self.ports['s3']}"
@@ -74,7 +79,7 @@ class ObjectStore(LocalServer):
 
     def _allocate_ports(self) -> None:
         names = [f"{c}{suffix}" for c in _COMPONENTS for suffix in ("", "_grpc")]
-        self.ports = dict(zip(names, free_ports(len(names))))
+        self.ports = dict(zip(names, free_ports(len(names)), strict=True))
         self.ports["admin"], self.ports["admin_grpc"] = free_port_pair(_GRPC_OFFSET)
 
     def _before_first_start(self) -> None:
@@ -142,7 +147,7 @@ class ObjectStore(LocalServer):
         return f"buckets missing: {sorted(missing)}" if missing else ""
 
     def _accept(self, value: Any) -> bool:
-        return value == ""
+        return bool(value == "")
 
     def _expected(self) -> str:
         return (

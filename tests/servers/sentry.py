@@ -14,6 +14,7 @@ In Bugsink's event JSON (``/api/canonical/0/events/<id>/``) the tags the SDK sen
 
 from __future__ import annotations
 
+import atexit
 import secrets
 import shutil
 import subprocess
@@ -102,6 +103,7 @@ class _BootstrapCache:
         if cls._dir is not None:
             return
         cls._dir = tempfile.TemporaryDirectory(prefix="stackproof-bugsink-bootstrap-")
+        atexit.register(cls._dir.cleanup)
         for path in cls._files(workdir):
             shutil.copy2(path, Path(cls._dir.name) / path.name)
 

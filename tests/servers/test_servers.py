@@ -7,17 +7,18 @@ import io
 import json
 import socket
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import elasticsearch
-from elasticsearch import helpers as es_helpers
 import httpx
-import pymongo
 import pytest
 import sentry_sdk
+from elasticsearch import helpers as es_helpers
 from minio.error import S3Error
 from pymongo.errors import DuplicateKeyError, OperationFailure, ServerSelectionTimeoutError
 from pymongo.write_concern import WriteConcern
@@ -83,13 +84,32 @@ def test_process_exiting_during_startup_fails_at_once_with_code_and_log(tmp_path
     assert time.monotonic() - started < 10, "must not wait for the 60 s startup timeout"
 
 
-def test_taken_fixed_port_fails_fast(tmp_path: Path) -> None:
-    with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", 0))
-        squatter.listen()
-        port = squatter.getsockname()[1]
-        with pytest.raises(ServerExited, match="address already in use"):
-            SearchServer(port=port, workdir=tmp_path).start()
+class _Impostor(BaseHTTPRequestHandler):
+    """Answers like a ready osmem-server, to prove readiness checks who answers."""
+
+    def do_GET(self) -> None:
+        body = json.dumps({"version": {"number": "0.0.0-impostor"}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_taken_fixed_port_fails_fast_even_if_the_squatter_answers(tmp_path: Path) -> None:
+    with ThreadingHTTPServer(("127.0.0.1", 0), _Impostor) as impostor:
+        thread = threading.Thread(target=impostor.serve_forever, daemon=True)
+        thread.start()
+        try:
+            started = time.monotonic()
+            with pytest.raises(ServerExited, match="address already in use"):
+                SearchServer(port=impostor.server_address[1], workdir=tmp_path).start()
+            assert time.monotonic() - started < 10
+        finally:
+            impostor.shutdown()
 
 
 def test_port_taken_before_first_start_is_chosen_again(tmp_path: Path) -> None:
@@ -295,7 +315,7 @@ def _raise_and_capture(dsn: str, **tags: str) -> str:
         for key, value in tags.items():
             scope.set_tag(key, value)
         try:
-            1 / 0
+            _ = 1 / 0
         except ZeroDivisionError as exc:
             event_id = sentry_sdk.capture_exception(exc)
     sentry_sdk.flush(timeout=10)

@@ -1,0 +1,1 @@
+"""The alert receiver: Alertmanager's webhook target, readable by the suite."""
