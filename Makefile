@@ -1,16 +1,40 @@
-# stackproof: the platform (services/), its stack, and the suite that proves it.
+# stackproof: the platform (services/), its stack (compose/, images/) and the suite that
+# proves it. `make help` lists the targets.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-VENV   ?= .venv
-PYTHON ?= python3
-PY     := $(VENV)/bin/python
-PYTEST := $(PY) -m pytest
+VENV    ?= .venv
+PYTHON  ?= python3
+PY      := $(VENV)/bin/python
+PYTEST  := $(PY) -m pytest
+PROJECT ?= stackproof
+ENV_FILE ?= .env
+STACK_TAG ?= dev
+export STACK_TAG
 
-.PHONY: help setup test bench clean
+# offline (images built here) or official (registry images); see scripts/stack-images.sh.
+STACK_IMAGES = $(shell scripts/stack-images.sh)
+PROFILE_FILES = $(if $(filter offline,$(STACK_IMAGES)),-f compose/offline.yaml)
+# Grafana, Kibana and Sentry's own database/workers exist only with official images.
+COMPOSE_PROFILES = $(if $(filter official,$(STACK_IMAGES)),official,)
+export COMPOSE_PROFILES
+
+COMPOSE = docker compose --env-file $(ENV_FILE)
+PROD    = $(COMPOSE) -p $(PROJECT) -f compose/compose.production.yaml $(PROFILE_FILES)
+DEV     = $(COMPOSE) -p $(PROJECT)-dev -f compose/compose.development.yaml $(PROFILE_FILES)
+# The bundled stack that `make verify` proves: production + compressed monitoring.
+STACK   = $(PROD) -f compose/verify.yaml
+WAIT    = --wait --wait-timeout 180
+
+.PHONY: help setup engine env images verify-config up down verify smoke health test bench \
+        dev-up dev-down dev-build dev-logs dev-ps prod-up prod-down prod-build prod-logs prod-ps \
+        db-backup db-restore db-reset backend-shell gateway-shell mongo-shell \
+        clean clean-volumes clean-all
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+# --- set-up -------------------------------------------------------------------------------
 
 $(VENV)/.installed: requirements.txt services/requirements.txt
 	@echo "==> creating $(VENV) with pinned requirements"
@@ -18,16 +42,107 @@ $(VENV)/.installed: requirements.txt services/requirements.txt
 	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt
 	@touch $@
 
-setup: $(VENV)/.installed ## Python venv with pinned requirements (idempotent)
+setup: $(VENV)/.installed engine ## venv with pinned requirements; as root: Docker engine and compose v2
+	@echo "==> stack images: $(STACK_IMAGES) (override with STACK_IMAGES=offline|official)"
 
-test: setup ## The project's own tests: services against real servers
+engine: ## Start (installing if needed, as root) the Docker engine and compose v2
+	@if docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then scripts/docker-engine.sh && scripts/compose-v2.sh; \
+	else echo "engine: no Docker engine or compose v2, and not root to install them" >&2; exit 1; fi
+
+env: $(ENV_FILE) ## Write .env with generated secrets if there is none
+$(ENV_FILE):
+	scripts/make-env.sh $(ENV_FILE)
+
+images: engine ## Build the stack's images (offline: every image; official: the app image)
+ifeq ($(STACK_IMAGES),offline)
+	scripts/build-images.sh
+else
+	BASE_IMAGE=python:3.11-slim-bookworm scripts/build-images.sh app
+	COMPOSE_PROFILES=official $(PROD) pull --ignore-buildable
+endif
+
+verify-config: $(VENV)/.installed ## Derive the compressed monitoring config into build/verify
+	$(PY) scripts/verify-config.py build/verify
+
+# --- the bundled stack --------------------------------------------------------------------
+
+up: setup env images verify-config ## Start the bundled stack (production + verify override) and wait until healthy
+	GATEWAY_BIND=$${GATEWAY_BIND:-127.0.0.1} $(STACK) up -d --remove-orphans $(WAIT)
+	@$(PY) scripts/health.py --project $(PROJECT)
+
+down: ## Stop the bundled stack (volumes kept)
+	$(STACK) down --remove-orphans
+
+health: $(VENV)/.installed ## Each container's state and health; fails if any is unhealthy
+	@$(PY) scripts/health.py --project $(PROJECT)
+
+verify: up ## Bring up (or reuse) the bundled stack and run every suite against it
+	$(PYTEST) suites
+
+smoke: $(VENV)/.installed ## The smoke suite against the running stack
+	$(PYTEST) suites -m smoke
+
+test: setup images ## The project's own tests: services against real servers, monitoring config checks
 	$(PYTEST)
+	scripts/check-monitoring.sh
 
-bench: setup ## Gateway vs direct backend: requests/s, p50/p99 and their ratio
+bench: $(VENV)/.installed ## Gateway vs direct backend: requests/s, p50/p99 and their ratio
 	@command -v wrk >/dev/null || apt-get install -y -qq --no-install-recommends wrk >/dev/null 2>&1 || \
 	  { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk; }
 	$(PY) -m bench
 
-clean: ## Remove the venv, caches and reports
-	rm -rf $(VENV) reports .pytest_cache
-	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+# --- the setup guide's targets ------------------------------------------------------------
+
+dev-up: setup env images ## Development stack: tool ports on 127.0.0.1, hot reload
+	$(DEV) up -d --remove-orphans $(WAIT)
+dev-down: ## Stop the development stack
+	$(DEV) down --remove-orphans
+dev-build: images ## Build the development stack's images
+dev-logs: ## Follow the development stack's logs
+	$(DEV) logs -f --tail 100
+dev-ps: ## Development stack containers
+	$(DEV) ps -a
+
+prod-up: setup env images ## Production stack (only 5921 published)
+	$(PROD) up -d --remove-orphans $(WAIT)
+prod-down: ## Stop the production stack
+	$(PROD) down --remove-orphans
+prod-build: images ## Build the production stack's images
+prod-logs: ## Follow the production stack's logs
+	$(PROD) logs -f --tail 100
+prod-ps: ## Production stack containers
+	$(PROD) ps -a
+
+db-backup: $(VENV)/.installed ## MongoDB collections and object-store contents to backups/<timestamp>/
+	$(PY) -m ops.backup backup --project $(PROJECT) --env-file $(ENV_FILE)
+
+db-restore: $(VENV)/.installed ## Restore BACKUP=backups/<timestamp> into the running stack
+	@test -n "$(BACKUP)" || { echo "db-restore: say which, e.g. make db-restore BACKUP=$$(ls -d backups/* 2>/dev/null | tail -1)" >&2; exit 2; }
+	$(PY) -m ops.backup restore "$(BACKUP)" --project $(PROJECT) --env-file $(ENV_FILE)
+
+db-reset: $(VENV)/.installed ## Empty the development database (refuses on anything but the dev stack)
+	$(PY) -m ops.backup reset --project $(PROJECT)-dev --env-file $(ENV_FILE)
+
+backend-shell: ## A shell in the backend container
+	$(STACK) exec backend /bin/bash
+gateway-shell: ## A shell in the gateway container
+	$(STACK) exec gateway /bin/bash
+mongo-shell: ## A Python shell with a pymongo client on the app database, as the app user
+	$(STACK) exec backend python3 -c "import code, os, pymongo; from services.common.settings import load_backend; \
+	  s = load_backend(); db = pymongo.MongoClient(s.mongo_url)[s.mongo_database]; \
+	  code.interact(banner='db = ' + s.mongo_database + ' (app user)', local={'db': db})"
+
+# --- cleaning -----------------------------------------------------------------------------
+
+clean: ## Remove caches and reports (keeps the venv, images and volumes)
+	rm -rf reports .pytest_cache
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
+
+clean-volumes: ## Stop the stacks and delete their data volumes
+	$(STACK) down --remove-orphans --volumes
+	$(DEV) down --remove-orphans --volumes
+
+clean-all: clean clean-volumes ## Also the venv, build/ (wheelhouses, contexts) and the project's images
+	rm -rf $(VENV) build
+	-docker images --format '{{.Repository}}:{{.Tag}}' | grep '^stackproof/' | xargs -r docker rmi

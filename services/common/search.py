@@ -40,5 +40,5 @@ def async_client(url: str, timeout: float = 5.0) -> AsyncElasticsearch:
     return AsyncElasticsearch(url, node_class=PlainJsonAsyncNode, request_timeout=timeout, max_retries=0)
 
 
-def client(url: str, timeout: float = 10.0) -> Elasticsearch:
-    return Elasticsearch(url, node_class=PlainJsonNode, request_timeout=timeout, max_retries=1)
+def client(url: str, timeout: float = 10.0, *, max_retries: int = 1) -> Elasticsearch:
+    return Elasticsearch(url, node_class=PlainJsonNode, request_timeout=timeout, max_retries=max_retries)

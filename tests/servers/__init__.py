@@ -3,14 +3,13 @@
 See ``fixtures.py`` for the pytest fixtures and each module for its server's quirks.
 """
 
-from .base import LocalServer, ServerError, ServerExited, ServerNotReady, free_port, free_ports, wait_for
+from .base import LocalServer, ServerError, ServerExited, ServerNotReady, free_port, free_ports, wait_ready
 from .mongo import MongoCredentials, MongoServer
 from .objectstore import ObjectStore
-from .search import CompatibleJsonNode, SearchServer
+from .search import SearchServer
 from .sentry import SentryServer, event_tags
 
 __all__ = [
-    "CompatibleJsonNode",
     "LocalServer",
     "MongoCredentials",
     "MongoServer",
@@ -23,5 +22,5 @@ __all__ = [
     "event_tags",
     "free_port",
     "free_ports",
-    "wait_for",
+    "wait_ready",
 ]

@@ -2,7 +2,7 @@
 
 A ``LocalServer`` owns one process group on 127.0.0.1: it picks its ports once, keeps them
 and its work dir across stop/start (so a test can take a dependency down and bring it back),
-logs the process' output to a file in that dir and waits for readiness with ``wait_for``.
+logs the process' output to a file in that dir and waits for readiness with ``wait_ready``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
@@ -24,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if_result, wait_fixed
+from fixtures.waits import WaitAborted, WaitTimeout, describe, wait_for
 
 T = TypeVar("T")
 S = TypeVar("S", bound="LocalServer")
@@ -135,16 +134,7 @@ def log_tail(path: Path | None, lines: int = _LOG_TAIL_LINES) -> str:
     return "\n".join(text[-lines:]) or "(empty log)"
 
 
-def _describe(state: RetryCallState | None) -> str:
-    if state is None or state.outcome is None:
-        return "nothing (no attempt finished)"
-    if state.outcome.failed:
-        exc = state.outcome.exception()
-        return f"{type(exc).__name__}: {exc}"
-    return repr(state.outcome.result())
-
-
-def wait_for(
+def wait_ready(
     probe: Callable[[], T],
     *,
     target: str,
@@ -156,37 +146,44 @@ def wait_for(
     process: subprocess.Popen[bytes] | None = None,
     log_path: Path | None = None,
 ) -> T:
-    """Call ``probe`` until ``accept`` approves its value, before a monotonic deadline.
+    """Readiness through ``fixtures.waits.wait_for``, failing in the harness' own terms.
 
-    Exceptions in ``transient`` count as "not yet"; any other propagates at once. If
-    ``process`` ends meanwhile, waiting stops at once with its exit code and log tail:
-    a crashed server will never become ready.
+    Polls at a fixed ``interval``: a server that is starting should be seen the moment it
+    is up. If ``process`` ends meanwhile, waiting stops at once with ``ServerExited`` (its
+    exit code and log tail): a crashed server will never become ready. At the deadline,
+    ``ServerNotReady`` with the last value seen and the log tail.
     """
-    deadline = time.monotonic() + timeout
 
-    def attempt() -> T:
-        if process is not None and process.poll() is not None:
-            raise ServerExited(
-                f"{target} exited with code {process.returncode} while waiting for: {expected}\n"
-                f"--- tail of {log_path} ---\n{log_tail(log_path)}",
-                process.returncode,
-            )
-        return probe()
+    def exited() -> str | None:
+        if process is None or process.poll() is None:
+            return None
+        return f"exited with code {process.returncode}"
 
-    def give_up(state: RetryCallState) -> T:
+    try:
+        return wait_for(
+            probe,
+            target=target,
+            expectation=expected,
+            until=accept,
+            timeout=timeout,
+            interval=interval,
+            max_interval=interval,
+            transient=transient,
+            abort=exited,
+            context=lambda: f"--- tail of {log_path} ---\n{log_tail(log_path)}",
+        )
+    # ``from None`` below: these messages already say all that the WaitFailed did.
+    except WaitAborted as stopped:
+        assert process is not None and process.returncode is not None
+        raise ServerExited(
+            f"{target} exited with code {process.returncode} while waiting for: {expected}\n{stopped.context}",
+            process.returncode,
+        ) from None
+    except WaitTimeout as late:
         raise ServerNotReady(
             f"{target} not ready within {timeout:.1f} s. Expected: {expected}. "
-            f"Last seen: {_describe(state)}\n--- tail of {log_path} ---\n{log_tail(log_path)}"
-        )
-
-    retrying = Retrying(
-        stop=lambda _state: time.monotonic() >= deadline,
-        wait=wait_fixed(interval),
-        retry=retry_if_exception_type(transient) | retry_if_result(lambda value: not accept(value)),
-        retry_error_callback=give_up,
-    )
-    result: T = retrying(attempt)
-    return result
+            f"Last seen: {describe(late.last)}\n{late.context}"
+        ) from None
 
 
 def _group_members(pgid: int) -> list[int]:
@@ -382,7 +379,7 @@ class LocalServer(abc.ABC):
             )
 
     def _wait_ready(self) -> None:
-        wait_for(
+        wait_ready(
             self._probe,
             target=repr(self),
             expected=self._expected(),

@@ -4,6 +4,9 @@ Data lives in memory only: every (re)start begins with no indices. ``OsmemServer
 from the package picks a new port each time and ties the server to a stdin pipe, so the
 bundled binary is run directly on a fixed port with ``-no-stdin-watch`` (we own the process
 and stop it by signal) and ``-no-ja`` (Japanese analysis costs ~150 MiB).
+
+osmem answers 406 to elasticsearch-py's ``vnd.elasticsearch+json`` media types: clients come
+from ``services.common.search``, which rewrites them, so there is one fix for tests and services.
 """
 
 from __future__ import annotations
@@ -11,41 +14,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import httpx
-from elastic_transport import HttpHeaders, Urllib3HttpNode
-from elastic_transport._node import NodeApiResponse
-from elastic_transport.client_utils import DEFAULT, DefaultType
 from elasticsearch import Elasticsearch
 from osmem_server import resolve_binary
 
+from services.common.search import client as search_client
+
 from .base import LOOPBACK, LocalServer, free_port
-
-
-class CompatibleJsonNode(Urllib3HttpNode):
-    """elasticsearch-py node that sends plain JSON media types.
-
-    elasticsearch-py 8/9 send ``application/vnd.elasticsearch+json; compatible-with=N``
-    (and ``+x-ndjson`` for bulk); osmem answers 406 to that Content-Type. Rewriting it to
-    ``application/json`` / ``application/x-ndjson`` is what a real OpenSearch client sends.
-    """
-
-    def perform_request(
-        self,
-        method: str,
-        target: str,
-        body: bytes | None = None,
-        headers: HttpHeaders | None = None,
-        request_timeout: DefaultType | float | None = DEFAULT,
-    ) -> NodeApiResponse:
-        if headers is not None:
-            headers = headers.copy()
-            for name in ("accept", "content-type"):
-                value = headers.get(name)
-                if value and "vnd.elasticsearch+" in value:
-                    headers[name] = value.replace("vnd.elasticsearch+", "").split(";")[0].strip()
-        return super().perform_request(method, target, body=body, headers=headers, request_timeout=request_timeout)
 
 
 class SearchServer(LocalServer):
@@ -69,9 +45,10 @@ class SearchServer(LocalServer):
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
-    def client(self, **kwargs: Any) -> Elasticsearch:
-        """An elasticsearch-py client for this server (see ``CompatibleJsonNode``)."""
-        return Elasticsearch(self.url, node_class=CompatibleJsonNode, **kwargs)
+    def client(self, *, request_timeout: float = 10.0, max_retries: int = 1) -> Elasticsearch:
+        """The services' own elasticsearch-py client (``services.common.search``) for this
+        server: the tests then speak to osmem exactly as the services do."""
+        return search_client(self.url, timeout=request_timeout, max_retries=max_retries)
 
     def _allocate_ports(self) -> None:
         if not self.caller_chose_ports:

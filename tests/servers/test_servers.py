@@ -23,7 +23,7 @@ from minio.error import S3Error
 from pymongo.errors import DuplicateKeyError, OperationFailure, ServerSelectionTimeoutError
 from pymongo.write_concern import WriteConcern
 
-from .base import LocalServer, ServerExited, ServerNotReady, wait_for
+from .base import LocalServer, ServerExited, ServerNotReady, wait_ready
 from .mongo import MongoServer
 from .objectstore import ObjectStore
 from .search import SearchServer
@@ -42,8 +42,8 @@ def test_wait_timeout_names_target_expectation_last_value_and_log(tmp_path: Path
     log.write_text("starting\nlistening on the wrong port\n")
     started = time.monotonic()
     with pytest.raises(ServerNotReady) as info:
-        wait_for(lambda: 503, target="demo-server", expected="status 200", timeout=0.5,
-                 accept=lambda status: status == 200, log_path=log)
+        wait_ready(lambda: 503, target="demo-server", expected="status 200", timeout=0.5,
+                   accept=lambda status: status == 200, log_path=log)
     message = str(info.value)
     assert "demo-server" in message and "status 200" in message, message
     assert "Last seen: 503" in message and "listening on the wrong port" in message, message
@@ -58,7 +58,7 @@ def test_wait_propagates_unexpected_errors_at_once() -> None:
         raise ValueError("broken, not slow")
 
     with pytest.raises(ValueError):
-        wait_for(probe, target="t", expected="e", timeout=10)
+        wait_ready(probe, target="t", expected="e", timeout=10)
     assert len(calls) == 1
 
 

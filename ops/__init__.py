@@ -1,0 +1,1 @@
+"""Operations on a running stack from the host: backups, restores, resets."""
