@@ -77,14 +77,16 @@ down: ## Stop the bundled stack (volumes kept)
 health: $(VENV)/.installed ## Each container's state and health; fails if any is unhealthy
 	@$(PY) scripts/health.py --project $(PROJECT)
 
+REPORTS = --html=reports/report.html --self-contained-html --junitxml=reports/junit.xml
+
 verify: up ## Bring up (or reuse) the bundled stack and run every suite against it
-	$(PYTEST) suites
+	$(PYTEST) suites $(REPORTS)
 
 smoke: $(VENV)/.installed ## The smoke suite against the running stack
 	$(PYTEST) suites -m smoke
 
 test: setup images ## The project's own tests: services against real servers, monitoring config checks
-	$(PYTEST)
+	$(PYTEST) tests
 	scripts/check-monitoring.sh
 
 bench: $(VENV)/.installed ## Gateway vs direct backend: requests/s, p50/p99 and their ratio

@@ -29,6 +29,8 @@ from minio import Minio
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from fixtures.stack import CONFIG_FILES_LABEL, ComposeStack, StackError
+
 JSON_OPTIONS = json_util.CANONICAL_JSON_OPTIONS
 
 
@@ -135,45 +137,24 @@ def reset(target: Target) -> None:
     print(f"reset: {target.database} emptied, bucket {target.bucket!r} emptied", flush=True)
 
 
-# --- the CLI: find the running stack's servers -----------------------------------------------
+# --- the CLI: the running stack's servers, found as the suites find them -------------------
 
-def read_env(path: Path) -> dict[str, str]:
-    if not path.exists():
-        raise SystemExit(f"{path} not found: run `make env` (or point --env-file at the stack's .env)")
-    env = {}
-    for line in path.read_text().splitlines():
-        name, sep, value = line.partition("=")
-        if sep and not name.lstrip().startswith("#"):
-            env[name.strip()] = value.strip()
-    return env
-
-
-def _container(project: str, service: str) -> Any:
-    import docker
-
-    found = docker.from_env().containers.list(filters={"label": [f"com.docker.compose.project={project}",
-                                                                  f"com.docker.compose.service={service}"]})
-    if not found:
-        raise SystemExit(f"no running {service!r} container in compose project {project!r}: is the stack up?")
-    return found[0]
-
-
-def _address(container: Any) -> str:
-    # The host reaches containers on the project's own bridge networks directly.
-    for network in container.attrs["NetworkSettings"]["Networks"].values():
-        if network.get("IPAddress"):
-            return str(network["IPAddress"])
-    raise SystemExit(f"{container.name} has no IP address")
-
-
-def stack_target(project: str, env: dict[str, str]) -> tuple[Target, Any]:
-    mongo = _container(project, "mongo")
+def stack_target(project: str, env_file: Path) -> tuple[Target, ComposeStack]:
+    if not env_file.exists():
+        raise SystemExit(f"{env_file} not found: run `make env` (or point --env-file at the stack's .env)")
+    try:
+        stack = ComposeStack(project, env_file=env_file)
+    except StackError as exc:
+        raise SystemExit(str(exc)) from None
+    env = stack.env()
     database = env.get("MONGO_DATABASE", "ecommerce")
+    host, port = stack.address("mongo", 27017)
     uri = (f"mongodb://{quote_plus(env['MONGO_APP_USERNAME'])}:{quote_plus(env['MONGO_APP_PASSWORD'])}"
-           f"@{_address(mongo)}:27017/{database}?authSource={database}")
-    objects = Minio(f"{_address(_container(project, 'minio'))}:9000", access_key=env["MINIO_ACCESS_KEY"],
+           f"@{host}:{port}/{database}?authSource={database}")
+    s3_host, s3_port = stack.address("minio", 9000)
+    objects = Minio(f"{s3_host}:{s3_port}", access_key=env["MINIO_ACCESS_KEY"],
                     secret_key=env["MINIO_SECRET_KEY"], secure=False)
-    return Target(uri, database, objects, env.get("MINIO_BUCKET", "ecommerce")), mongo
+    return Target(uri, database, objects, env.get("MINIO_BUCKET", "ecommerce")), stack
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env-file", type=Path, default=Path(".env"))
     parser.add_argument("--into", type=Path, default=Path("backups"), help="backup: parent folder")
     args = parser.parse_args(argv)
-    target, mongo = stack_target(args.project, read_env(args.env_file))
+    target, stack = stack_target(args.project, args.env_file)
     if args.action == "backup":
         dest = args.into / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         backup(target, dest)
@@ -195,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"restore needs a backup folder with a manifest.json, got {args.path}")
         restore(target, args.path)
     else:
-        config_files = mongo.labels.get("com.docker.compose.project.config_files", "")
+        config_files = stack.container("mongo").labels.get(CONFIG_FILES_LABEL, "")
         if "compose.development.yaml" not in config_files:
             print(f"reset: refused: project {args.project!r} is not the development stack ({config_files})",
                   file=sys.stderr)

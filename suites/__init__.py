@@ -1,0 +1,1 @@
+"""The verification suites: one folder, one marker each (registered in pytest.ini)."""
