@@ -26,7 +26,7 @@ DEV     = $(COMPOSE) -p $(PROJECT)-dev -f compose/compose.development.yaml $(PRO
 STACK   = $(PROD) -f compose/verify.yaml
 WAIT    = --wait --wait-timeout 180
 
-.PHONY: help setup engine env images verify-config up down verify smoke health test bench \
+.PHONY: help setup engine env images verify-config up down verify smoke chaos chaos-tools health test bench \
         dev-up dev-down dev-build dev-logs dev-ps prod-up prod-down prod-build prod-logs prod-ps \
         db-backup db-restore db-reset backend-shell gateway-shell mongo-shell \
         clean clean-volumes clean-all
@@ -79,8 +79,14 @@ health: $(VENV)/.installed ## Each container's state and health; fails if any is
 
 REPORTS = --html=reports/report.html --self-contained-html --junitxml=reports/junit.xml
 
-verify: up ## Bring up (or reuse) the bundled stack and run every suite against it
+verify: up chaos-tools ## Bring up (or reuse) the bundled stack and run every suite against it, chaos last
 	$(PYTEST) suites $(REPORTS)
+
+chaos: up chaos-tools ## The chaos experiments against the bundled stack (journals in reports/chaos/)
+	$(PYTEST) suites -m chaos --html=reports/chaos.html --self-contained-html --junitxml=reports/chaos-junit.xml
+
+chaos-tools: ## tc and nsenter on the host, for the latency fault
+	@command -v tc >/dev/null && command -v nsenter >/dev/null || apt-get install -y -qq --no-install-recommends iproute2 util-linux
 
 smoke: $(VENV)/.installed ## The smoke suite against the running stack
 	$(PYTEST) suites -m smoke

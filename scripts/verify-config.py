@@ -54,6 +54,7 @@ MAPPING: dict[str, dict[str, dict[str, Pair]]] = {
     "rules": {
         "ServiceDown": {"for": ("2m", "10s")},
         "DependencyDown": {"for": ("1m", "10s")},
+        "LogShippingDown": {"for": ("1m", "10s")},
         "HighErrorRate": {"for": ("10m", "30s"), "window": ("5m", "1m")},
         "HighLatency": {"for": ("5m", "30s"), "window": ("5m", "1m")},
         "Watchdog": {},
@@ -325,6 +326,11 @@ def verification_tests(rule_files: list[str]) -> dict[str, Any]:
         good={"job": "backend", "instance": "backend:3847", "service": "backend", "dependency": "object_store"},
         alert={"job": "backend", "instance": "backend:3847", "service": "backend", "dependency": "mongo"},
         severity="critical"))
+    tests.append(_down_test(
+        timing, "LogShippingDown", "log_shipper_up",
+        bad={"job": "backend", "instance": "backend:3847", "service": "backend"},
+        good={"job": "gateway", "instance": "gateway:5921", "service": "gateway"},
+        alert={"service": "backend"}, severity="warning"))
 
     def phases(name: str, bad: float, good: float) -> tuple[int, int, list[float]]:
         hold = seconds(MAPPING["rules"][name]["for"][1])

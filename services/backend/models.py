@@ -23,7 +23,8 @@ def _number_only(value: Any) -> Any:
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Price = Annotated[Decimal, BeforeValidator(_number_only), Field(ge=0, max_digits=14, decimal_places=2)]
 Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Stock = Annotated[int, Field(ge=0, strict=True)]
+# MongoDB stores 64-bit integers: a larger stock is a 422, not an OverflowError at write time.
+Stock = Annotated[int, Field(ge=0, le=2**63 - 1, strict=True)]
 
 
 class ProductIn(BaseModel):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import sentry_sdk
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 logger = logging.getLogger("services.errors")
@@ -53,7 +54,17 @@ async def unhandled_exception(request: Request, exc: Exception) -> Response:
     # header has to be set here. The traceback goes to the log; the client gets the id.
     logger.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path,
                  exc_info=exc, extra={"request_id": request_id(request)})
+    # Reported here, where the request's scope (and its request_id tag) is still current;
+    # the exception does not travel further (see platform._KeepConnection).
+    sentry_sdk.capture_exception(exc)
     return error_response(request, 500)
+
+
+async def client_disconnected(request: Request, exc: Exception) -> Response:
+    # The client left while we read its body (e.g. the gateway cut an over-limit upload):
+    # not a server fault, and nobody will read this answer.
+    logger.info("client disconnected during %s %s", request.method, request.url.path)
+    return error_response(request, 400, "client_disconnected")
 
 
 def _default_phrase(status: int) -> str:
@@ -65,4 +76,5 @@ def _default_phrase(status: int) -> str:
         return ""
 
 
-EXCEPTION_HANDLERS = {HTTPException: http_exception, Exception: unhandled_exception}
+EXCEPTION_HANDLERS = {HTTPException: http_exception, ClientDisconnect: client_disconnected,
+                      Exception: unhandled_exception}

@@ -67,6 +67,12 @@ class Metrics:
             ["service"],
             registry=self.registry,
         )
+        self.log_shipper_up = Gauge(
+            "log_shipper_up",
+            "1 while the last bulk request to Elasticsearch succeeded, 0 after a failure.",
+            ["service"],
+            registry=self.registry,
+        )
         self.dependency_up = Gauge(
             "dependency_up",
             "1 when the last health check reached the dependency, else 0.",
@@ -76,6 +82,7 @@ class Metrics:
         # Children exist from the start so a scrape shows 0 rather than nothing.
         self.log_dropped.labels(service)
         self.log_shipped.labels(service)
+        self.log_shipper_up.labels(service).set(1)
 
     async def endpoint(self, request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

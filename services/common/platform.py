@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common import logs, tracking
 from services.common.errors import EXCEPTION_HANDLERS
@@ -51,6 +52,39 @@ def observability(settings: CommonSettings, registry: CollectorRegistry | None =
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
 
+class _KeepConnection:
+    """Outermost layer: an exception raised after the whole response was sent stops here.
+
+    Starlette re-raises every unhandled exception after its 500 is sent, and uvicorn then
+    closes the connection even though the response was complete; a client that reuses
+    pooled connections (the gateway) gets its next request cut off. The exception was
+    already logged and reported by ``errors.unhandled_exception``.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        complete = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal complete
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                complete = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if not complete:
+                raise
+
+
+class PlatformApp(Starlette):
+    def build_middleware_stack(self) -> ASGIApp:
+        return _KeepConnection(super().build_middleware_stack())
+
+
 def create_app(obs: Observability, routes: list[BaseRoute], lifespan: Lifespan | None = None) -> Starlette:
     @asynccontextmanager
     async def run(app: Starlette) -> AsyncIterator[None]:
@@ -66,7 +100,7 @@ def create_app(obs: Observability, routes: list[BaseRoute], lifespan: Lifespan |
             if obs.shipper is not None:
                 await obs.shipper.stop()
 
-    app = Starlette(
+    app = PlatformApp(
         routes=[*routes, Route("/metrics", obs.metrics.endpoint, methods=["GET"])],
         middleware=[Middleware(ObserveMiddleware, metrics=obs.metrics)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 
+from services.common.logindex import template
 from services.common.metrics import Metrics
 from services.common.search import async_client
 
@@ -55,6 +56,7 @@ class LogShipper:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._client: AsyncElasticsearch | None = None
+        self._template_applied = False
         self.last_error: str | None = None
 
     @property
@@ -95,6 +97,11 @@ class LogShipper:
     async def _send(self, batch: list[dict[str, Any]]) -> None:
         if self._client is None:
             self._client = self._client_factory(self.url)
+        if not self._template_applied:
+            # Before the first index of this connection is created: a restarted in-memory
+            # Elasticsearch has forgotten the template the init job put.
+            await self._client.indices.put_index_template(**template())
+            self._template_applied = True
         operations: list[dict[str, Any]] = []
         for doc in batch:
             operations.append({"create": {"_index": index_name(self.service, doc)}})
@@ -129,6 +136,7 @@ class LogShipper:
                 await self.flush()
                 backoff = self._flush_seconds
                 self.last_error = None
+                self._metrics.log_shipper_up.labels(self.service).set(1)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -137,6 +145,8 @@ class LogShipper:
                 if self.last_error != repr(exc):
                     print(f"log shipper: {self.url} unavailable: {exc!r}", file=sys.stderr)
                 self.last_error = repr(exc)
+                self._template_applied = False
+                self._metrics.log_shipper_up.labels(self.service).set(0)
                 backoff = min(backoff * 2, _BACKOFF_CAP_SECONDS)
 
     def start(self) -> None:

@@ -27,6 +27,11 @@ HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
      "transfer-encoding", "upgrade", "proxy-connection"}
 )
+# Set by the gateway's own server: relaying the backend's too would send them twice.
+SERVER_SET = frozenset({"date", "server"})
+# Shorter than the backend's keep-alive (uvicorn: 5 s), so the pool never reuses a
+# connection the backend is closing at that moment.
+KEEPALIVE_EXPIRY_S = 2.0
 
 
 class BodyTooLarge(Exception):
@@ -44,7 +49,8 @@ class UpstreamProxy:
     async def open(self) -> None:
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(self.timeout),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100,
+                                keepalive_expiry=KEEPALIVE_EXPIRY_S),
             follow_redirects=False,
         )
 
@@ -102,7 +108,14 @@ class UpstreamProxy:
         try:
             # The httpx timeout bounds each wait; this bounds the whole wait for headers.
             async with asyncio.timeout(self.timeout):
-                upstream = await self.client.send(upstream_request, stream=True)
+                try:
+                    upstream = await self.client.send(upstream_request, stream=True)
+                except httpx.RemoteProtocolError:
+                    if has_body:
+                        raise  # a streamed body cannot be sent twice
+                    # A pooled connection closed under us before any answer: the request
+                    # never ran, and without a body it is safe to send again, once.
+                    upstream = await self.client.send(upstream_request, stream=True)
         except BodyTooLarge:
             return error_response(request, 413, limit_bytes=self.max_body_bytes)
         except (httpx.TimeoutException, TimeoutError) as exc:
@@ -111,7 +124,7 @@ class UpstreamProxy:
             return self._fail(request, "connect", exc)
         except httpx.TransportError as exc:
             return self._fail(request, "protocol", exc)
-        headers = {k: v for k, v in upstream.headers.items() if k not in HOP_BY_HOP}
+        headers = {k: v for k, v in upstream.headers.items() if k not in HOP_BY_HOP and k not in SERVER_SET}
         return StreamingResponse(
             self._relay(request, upstream), status_code=upstream.status_code, headers=headers,
             background=BackgroundTask(upstream.aclose),

@@ -44,11 +44,11 @@ def wait_shipped(url: str, request_id: str, timeout: float = 30) -> list[dict[st
                     transient=(ConnectionError, OSError))
 
 
-def counter(client: TestClient, family_name: str) -> float:
+def counter(client: TestClient, family_name: str, suffix: str = "_total") -> float:
     for family in text_string_to_metric_families(client.get("/metrics").text):
         if family.name == family_name:
-            return sum(s.value for s in family.samples if s.name.endswith("_total"))
-    raise AssertionError(f"{family_name}_total missing from /metrics")
+            return sum(s.value for s in family.samples if s.name == family_name + suffix)
+    raise AssertionError(f"{family_name}{suffix} missing from /metrics")
 
 
 @pytest.fixture
@@ -92,6 +92,8 @@ def test_drops_are_counted_and_shipping_resumes(backend_settings: dict[str, str]
         for _ in range(20):
             assert client.get("/api/products").status_code == 200  # never blocked by the outage
         assert counter(client, "log_shipper_dropped") > 0
+        wait_for(lambda: counter(client, "log_shipper_up", ""), target="backend log_shipper_up",
+                 expectation="0 while Elasticsearch is down", until=lambda up: up == 0, timeout=15)
         shipped_before = counter(client, "log_shipper_shipped")
         fresh_search_server.start()
         # The backlog kept through the outage goes first; then new lines flow again.
@@ -101,6 +103,14 @@ def test_drops_are_counted_and_shipping_resumes(backend_settings: dict[str, str]
         rid = f"resume-{uuid.uuid4().hex}"
         client.get("/api/products", headers={"x-request-id": rid})
         wait_shipped(fresh_search_server.url, rid)
+        # The restarted (in-memory) server had forgotten the template: the shipper put it back.
+        es = search_client(fresh_search_server.url)
+        try:
+            mappings = es.indices.get_mapping(index="backend-logs-*")
+        finally:
+            es.close()
+        assert all(m["mappings"]["properties"]["request_id"]["type"] == "keyword" for m in mappings.values())
+        assert counter(client, "log_shipper_up", "") == 1
 
 
 def _flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -73,6 +73,7 @@ def test_price_keeps_two_decimals(backend: TestClient) -> None:
         ({"name": "A", "price": 1, "stock": -1}, "stock"),
         ({"name": "A", "price": 1, "stock": 1.5}, "stock"),
         ({"name": "A", "price": 1, "stock": "3"}, "stock"),
+        ({"name": "A", "price": 1, "stock": 2**63}, "stock"),
         ({"name": "A", "price": 1, "sku": ""}, "sku"),
         ({"name": "A", "price": 1, "colour": "red"}, "colour"),
         ([{"name": "A", "price": 1}], "body"),

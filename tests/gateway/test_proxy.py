@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import sentry_sdk
 from prometheus_client import CollectorRegistry
@@ -169,3 +172,71 @@ def test_upstream_failure_reaches_sentry(sentry_server: SentryServer, sentry_res
     )
     tags = next(t for t in found if t.get("request_id") == "gw-sentry-7")
     assert tags.get("upstream_error") == "connect" and tags.get("service") == "gateway"
+
+
+def test_backend_keeps_the_connection_after_a_500(backend_process: ServiceProcess) -> None:
+    """uvicorn closes a connection an exception escaped from, even after a complete 500;
+    a proxy reusing pooled connections would have its next request cut off."""
+    host, port = backend_process.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        reader = sock.makefile("rb")
+        for request in (b"POST /api/debug/error HTTP/1.1\r\nhost: b\r\ncontent-length: 0\r\n\r\n",
+                        b"GET /api/health HTTP/1.1\r\nhost: b\r\n\r\n"):
+            sock.sendall(request)
+            status = reader.readline()
+            assert status, f"connection closed before answering {request.split(b' ')[:2]}"
+            length = 0
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            reader.read(length)
+        assert b" 200 " in status, status
+
+
+class DropFirstConnection:
+    """A real upstream that accepts, reads a request and hangs up unanswered once, then
+    answers 200: what a keep-alive connection closed by the server looks like."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.served: list[str] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        for attempt in range(2):
+            conn, _ = self.server.accept()
+            with conn:
+                request = conn.recv(65536).decode(errors="replace")
+                self.served.append(request.split("\r\n", 1)[0])
+                if attempt == 1:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
+        self.server.close()
+
+
+def test_gateway_resends_a_bodyless_request_once_when_the_connection_drops() -> None:
+    upstream = DropFirstConnection()
+    with gateway_for(f"http://127.0.0.1:{upstream.port}") as client:
+        response = client.get("/api/products")
+    upstream.thread.join(timeout=5)
+    assert response.status_code == 200, response.text
+    assert upstream.served == ["GET /api/products HTTP/1.1"] * 2
+
+
+def test_date_and_server_headers_are_not_doubled(gateway: TestClient) -> None:
+    response = gateway.get("/api/products")
+    assert len(response.headers.get_list("date")) <= 1
+    assert len(response.headers.get_list("server")) <= 1
+
+
+def test_client_leaving_mid_body_is_not_a_backend_error(gateway: TestClient, backend_process: ServiceProcess) -> None:
+    def backend_500s() -> float:
+        text = httpx.get(f"{backend_process.url}/metrics").text
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("http_requests_total{") and 'status="500"' in line)
+
+    before = backend_500s()
+    body = b"x" * (1024 * 1024 + 1)
+    assert gateway.post("/api/debug/echo", content=iter([body[:500_000], body[500_000:]])).status_code == 413
+    assert backend_500s() == before

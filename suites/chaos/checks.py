@@ -1,0 +1,138 @@
+"""How the platform must behave while a fault is in place, and after it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from fixtures.chaos.experiment import Check
+from fixtures.clients.http import client
+from fixtures.clients.sentry import SentryApi, tags
+from fixtures.stack import ComposeStack
+from fixtures.waits import wait_for
+from services.common.search import client as search_client
+
+GATEWAY_TIMEOUT_DEFAULT_S = 5.0
+# Beyond the gateway's own timeout: connection set-up and the test client's scheduling.
+TIMEOUT_ALLOWANCE_S = 1.5
+
+
+def _gateway_timeout(stack: ComposeStack) -> float:
+    env = dict(item.split("=", 1) for item in stack.container("gateway").attrs["Config"]["Env"])
+    return float(env.get("GATEWAY_UPSTREAM_TIMEOUT", GATEWAY_TIMEOUT_DEFAULT_S))
+
+
+def _timed_get(stack: ComposeStack, path: str) -> tuple[Any, float]:
+    with client(stack.url("gateway", 5921), timeout=30) as http:
+        started = time.monotonic()
+        response = http.get(path)
+        return response, time.monotonic() - started
+
+
+def gateway_answers(statuses: set[int], error: str) -> Check:
+    """The gateway answers the API with ``statuses`` and a JSON ``error`` within its
+    upstream timeout: never a hang, never a 500."""
+
+    def run(stack: ComposeStack) -> str:
+        limit = _gateway_timeout(stack) + TIMEOUT_ALLOWANCE_S
+        response, took = _timed_get(stack, "/api/products")
+        assert response.status_code in statuses, f"gateway answered {response.status_code} {response.text[:200]}"
+        assert response.json().get("error") == error, f"error body {response.text[:200]}"
+        assert took <= limit, f"gateway took {took:.2f} s, over its timeout + allowance ({limit:.1f} s)"
+        return f"{response.status_code} {response.json()} in {took:.2f} s"
+
+    return Check(f"gateway answers {sorted(statuses)} {error}", run)
+
+
+def dependency_unavailable(dependency: str) -> Check:
+    """The backend answers 503 naming the dependency (through the gateway), never 500."""
+
+    def run(stack: ComposeStack) -> str:
+        path = "/api/products"
+        if dependency == "object_store":
+            with client(stack.url("gateway", 5921), timeout=15) as http:
+                items = http.get("/api/products", params={"limit": 100}).json()["items"]
+            with_image = [p for p in items if p.get("image")]
+            assert with_image, "no product with an image to read while the object store is down"
+            path = f"/api/products/{with_image[-1]['id']}/image"
+        response, took = _timed_get(stack, path)
+        assert response.status_code == 503, f"GET {path}: {response.status_code} {response.text[:200]}"
+        assert response.json().get("dependency") == dependency, f"503 body names {response.text[:200]}"
+        assert took <= _gateway_timeout(stack), f"503 after {took:.2f} s: the gateway would have timed out first"
+        return f"503 naming {dependency} in {took:.2f} s"
+
+    return Check(f"backend 503 names {dependency}", run)
+
+
+def still_served() -> Check:
+    """Requests, including failing ones, are answered as usual: the fault is not in their path."""
+
+    def run(stack: ComposeStack) -> str:
+        listed, took = _timed_get(stack, "/api/products")
+        assert listed.status_code == 200 and took < 3, f"GET /api/products: {listed.status_code} in {took:.2f} s"
+        with client(stack.url("gateway", 5921), timeout=10) as http:
+            started = time.monotonic()
+            failed = http.post("/api/debug/error")
+            took_error = time.monotonic() - started
+        assert failed.status_code == 500 and failed.json()["error"] == "internal_error", failed.text[:200]
+        assert took_error < 3, f"the fault route took {took_error:.2f} s"
+        return f"200 in {took:.2f} s; fault route 500 in {took_error:.2f} s"
+
+    return Check("requests still served", run)
+
+
+class LogMarker:
+    """A request made during the Elasticsearch outage; its log line must arrive once it is back."""
+
+    def __init__(self) -> None:
+        self.request_id = f"sp-chaos-log-{uuid.uuid4().hex}"
+
+    def send(self) -> Check:
+        def run(stack: ComposeStack) -> str:
+            with client(stack.url("gateway", 5921), timeout=10) as http:
+                response = http.get("/api/products", headers={"x-request-id": self.request_id})
+            assert response.status_code == 200, f"{response.status_code} while Elasticsearch is down"
+            return f"request {self.request_id} answered 200 while Elasticsearch was down"
+
+        return Check("request answered during the outage", run)
+
+    def arrived(self) -> Check:
+        def run(stack: ComposeStack) -> str:
+            es = search_client(stack.url("elasticsearch", 9200))
+
+            def found() -> int:
+                if not es.indices.exists(index="backend-logs-*"):
+                    return 0
+                es.indices.refresh(index="backend-logs-*")
+                hits = es.search(index="backend-logs-*", query={"match": {"request_id": self.request_id}})
+                return int(hits["hits"]["total"]["value"])
+
+            try:
+                count = wait_for(found, target=f"{stack.url('elasticsearch', 9200)} backend-logs-*",
+                                 expectation=f"the log line of {self.request_id}, queued during the outage",
+                                 timeout=30, transient=(ConnectionError, OSError))
+            finally:
+                es.close()
+            return f"{count} document(s) for {self.request_id} after recovery: nothing lost"
+
+        return Check("log line from the outage shipped", run)
+
+
+def errors_captured_again() -> Check:
+    """Once the Sentry role is back, a new exception is captured and readable."""
+
+    def run(stack: ComposeStack) -> str:
+        request_id = f"sp-chaos-sentry-{uuid.uuid4().hex}"
+        with client(stack.url("gateway", 5921), timeout=10) as http:
+            assert http.post("/api/debug/error", headers={"x-request-id": request_id}).status_code == 500
+        api = SentryApi(stack)
+        try:
+            wait_for(lambda: [tags(e).get("request_id") for e in api.events("backend")],
+                     target="Sentry role project backend", expectation=f"an event tagged {request_id}",
+                     until=lambda ids: request_id in ids, timeout=30)
+        finally:
+            api.close()
+        return f"event {request_id} captured after recovery"
+
+    return Check("errors captured again", run)

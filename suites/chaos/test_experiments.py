@@ -1,0 +1,80 @@
+"""Break the running stack on purpose: the right alert reaches the receiver within the
+bound computed from the live configuration, the platform degrades cleanly, and everything
+recovers with nothing lost. One experiment per test; journals in reports/chaos/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fixtures.chaos.experiment import Expect, Experiment, Runner
+from fixtures.chaos.faults import Crash, Disconnect, Kill, Latency, Pause
+from fixtures.stack import ComposeStack
+from suites.chaos.checks import (
+    LogMarker,
+    dependency_unavailable,
+    errors_captured_again,
+    gateway_answers,
+    still_served,
+)
+
+JOURNALS = Path("reports/chaos")
+# The shipper notices a failed bulk on its next flush (LOG_FLUSH_SECONDS, default 1 s).
+LOG_FLUSH_S = 1.0
+
+
+def _experiments() -> list[Experiment]:
+    marker = LogMarker()
+    return [
+        Experiment("backend-kill", "The backend dies: ServiceDown, and the gateway answers 502 at once",
+                   Kill("backend"), Expect("ServiceDown", {"job": "backend"}, job="backend"),
+                   during=[gateway_answers({502}, "upstream_unavailable")]),
+        Experiment("backend-crash", "The backend's main process is killed: the restart policy brings it back",
+                   Crash("backend")),
+        Experiment("gateway-pause", "The gateway freezes: its scrapes hang and ServiceDown fires",
+                   Pause("gateway"), Expect("ServiceDown", {"job": "gateway"}, job="gateway")),
+        Experiment("gateway-backend-partition", "Gateway and backend are partitioned: 502 at once, ServiceDown",
+                   Disconnect("gateway", "backend"), Expect("ServiceDown", {"job": "gateway"}, job="gateway"),
+                   during=[gateway_answers({502}, "upstream_unavailable")]),
+        Experiment("backend-latency", "The backend's network gets +6 s: the gateway answers 504 within its timeout",
+                   Latency("backend", 6000), Expect("ServiceDown", {"job": "backend"}, job="backend"),
+                   during=[gateway_answers({504}, "upstream_timeout")]),
+        Experiment("mongo-kill", "MongoDB dies: DependencyDown, 503 naming mongo, acknowledged data survives",
+                   Kill("mongo"), Expect("DependencyDown", {"dependency": "mongo"}, job="backend", health_check_of="backend"),
+                   during=[dependency_unavailable("mongo")]),
+        Experiment("objectstore-kill", "The object store dies: ServiceDown, 503 naming object_store, objects survive",
+                   Kill("minio"), Expect("ServiceDown", {"job": "minio"}, job="minio"),
+                   during=[dependency_unavailable("object_store")]),
+        Experiment("elasticsearch-kill", "Elasticsearch dies: LogShippingDown; logs queue and arrive once it is back",
+                   Kill("elasticsearch", then_run=("search-init",)),
+                   Expect("LogShippingDown", {"service": "backend"}, job="backend", extra={"log_flush": LOG_FLUSH_S}),
+                   during=[still_served(), marker.send()], after=[marker.arrived()]),
+        Experiment("sentry-kill", "The Sentry role dies: requests are unaffected, capture resumes when it is back",
+                   Kill("sentry"), during=[still_served()], after=[errors_captured_again()]),
+        Experiment("alertmanager-kill", "Alertmanager dies: Prometheus still sees it and fires ServiceDown",
+                   Kill("alertmanager"), Expect("ServiceDown", {"job": "alertmanager"}, job="alertmanager", delivered=False)),
+        Experiment("prometheus-kill", "Prometheus dies: the Watchdog heartbeat goes silent at the receiver",
+                   Kill("prometheus"), heartbeat=True),
+    ]
+
+
+EXPERIMENTS = _experiments()
+
+
+@pytest.fixture(scope="module")
+def runner(compose_stack: ComposeStack) -> Iterator[Runner]:
+    chaos_runner = Runner(compose_stack, JOURNALS)
+    yield chaos_runner
+    chaos_runner.close()
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS, ids=[e.name for e in EXPERIMENTS])
+def test_experiment(runner: Runner, experiment: Experiment, record_property: pytest.RecordProperty) -> None:
+    result = runner.run(experiment)["stackproof"]
+    for key, name in (("time_to_detect_s", "ttd_s"), ("bound_s", "bound_s"), ("ratio", "ratio"),
+                      ("time_to_recover_s", "ttr_s")):
+        if key in result:
+            record_property(f"{experiment.name}.{name}", result[key])
+    assert result["result"] == "passed", f"{experiment.name}: " + "\n".join(result["failures"])

@@ -1,0 +1,84 @@
+"""Every panel query of every provisioned dashboard runs against Prometheus and returns
+data, with or without Grafana: the dashboards are only as good as their PromQL."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+
+from fixtures.clients.http import service_client
+from fixtures.clients.prometheus import connect, scrape_bound
+from fixtures.stack import Stack
+from fixtures.waits import wait_for
+from suites.dashboards.provisioned import DASHBOARDS, dashboards, queries
+
+# The panels chart the services; their traffic is what must have been scraped.
+SERVICE_JOBS = ("gateway", "backend")
+# Grafana fills these in before a query reaches Prometheus.
+GRAFANA_MACROS = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h"}
+RANGE_S = 300
+STEP = "15s"
+
+
+def panel_queries() -> list[Any]:
+    return [pytest.param(dashboard["title"], panel["title"], target,
+                         id=f"{path.stem}:{panel['title']}:{target.get('refId', '?')}")
+            for path, dashboard in dashboards() for panel, target in queries(dashboard)]
+
+
+def promql(expr: str) -> str:
+    for macro, value in GRAFANA_MACROS.items():
+        expr = expr.replace(macro, value)
+    return expr
+
+
+@pytest.fixture(scope="module")
+def traffic(stack: Stack) -> PrometheusConnect:
+    """Requests of every kind the panels chart, one 5xx among them (last: the backend
+    drops its connection after an unhandled exception)."""
+    with service_client(stack, "gateway", 5921, timeout=5) as http:
+        for method, path, status in [("GET", "/api/products?limit=1", 200), ("GET", "/api/health", 200),
+                                     ("GET", "/api/products/unknown", 404), ("POST", "/api/debug/error", 500)]:
+            response = http.request(method, path)
+            assert response.status_code == status, \
+                f"{method} {response.request.url}: {response.status_code}, expected {status}"
+    return connect(stack)
+
+
+def finite(result: list[dict[str, Any]]) -> list[float]:
+    values = [v for r in result for _, v in ([r["value"]] if "value" in r else r["values"])]
+    return [float(v) for v in values if math.isfinite(float(v))]
+
+
+@pytest.mark.parametrize(("dashboard", "panel", "target"), panel_queries())
+def test_panel_query_returns_data(traffic: PrometheusConnect, dashboard: str, panel: str,
+                                  target: dict[str, Any]) -> None:
+    prom = traffic
+    expr = promql(target["expr"])
+    where = f"dashboard {dashboard!r}, panel {panel!r}: {expr}"
+
+    def run() -> tuple[list[float], list[float]]:
+        """Finite values of the query as Grafana runs it (range) and at this instant."""
+        end = datetime.now(timezone.utc)
+        try:
+            ranged = prom.custom_query_range(expr, start_time=end - timedelta(seconds=RANGE_S), end_time=end, step=STEP)
+            instant = prom.custom_query(expr)
+        except PrometheusApiClientException as exc:
+            raise AssertionError(f"{where}: Prometheus refused the query: {exc}") from exc
+        return finite(ranged), finite(instant)
+
+    # No wait for a scrape when the panels already have data (the healthchecks feed them);
+    # on a fresh stack, a rate over [5m] needs two scrapes of the series our traffic created.
+    wait_for(run, target=where, expectation="finite values from the range and the instant query",
+             until=lambda found: bool(found[0]) and bool(found[1]),
+             timeout=max(scrape_bound(prom, job) for job in SERVICE_JOBS), interval=0.2, max_interval=0.5)
+
+
+def test_dashboards_carry_queries() -> None:
+    # Without this an empty or unparsed dashboard folder would leave nothing to fail.
+    found = {path.name: sum(1 for _ in queries(dashboard)) for path, dashboard in dashboards()}
+    assert found and all(found.values()), f"PromQL queries per dashboard in {DASHBOARDS}: {found}"

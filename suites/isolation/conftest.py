@@ -1,0 +1,47 @@
+"""The vantage points, each asked once per session: one probe container on the frontend
+network, one connect round from the host, one from inside the backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from fixtures.clients import probe
+from fixtures.clients.compose import SERVICE_PORT
+from fixtures.stack import ComposeStack
+
+from .targets import BACKEND_DEPENDENCIES, BEHIND_THE_GATEWAY, frontend_gateway_targets, network_ip
+
+
+@pytest.fixture(scope="session")
+def behind_the_gateway(compose_stack: ComposeStack) -> dict[str, list[str]]:
+    """service -> its targets, by compose name and by backend-network IP (services with a container)."""
+    present = set(compose_stack.services())
+    return {service: [f"{service}:{SERVICE_PORT[service]}",
+                      f"{network_ip(compose_stack, service, 'backend')}:{SERVICE_PORT[service]}"]
+            for service in BEHIND_THE_GATEWAY if service in present}
+
+
+@pytest.fixture(scope="session")
+def frontend_probe(compose_stack: ComposeStack) -> Iterator[probe.Probe]:
+    with probe.probe(compose_stack, "frontend") as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def frontend_view(frontend_probe: probe.Probe, behind_the_gateway: dict[str, list[str]]) -> dict[str, str]:
+    targets = [f"gateway:{SERVICE_PORT['gateway']}"] + [t for ts in behind_the_gateway.values() for t in ts]
+    return frontend_probe.connect(targets)
+
+
+@pytest.fixture(scope="session")
+def host_view(behind_the_gateway: dict[str, list[str]]) -> dict[str, str]:
+    # The host reaches every bridge IP: the control that shows each target is listening.
+    return probe.from_host([ts[1] for ts in behind_the_gateway.values()])
+
+
+@pytest.fixture(scope="session")
+def backend_view(compose_stack: ComposeStack) -> dict[str, str]:
+    targets = [f"{s}:{SERVICE_PORT[s]}" for s in BACKEND_DEPENDENCIES] + frontend_gateway_targets(compose_stack)
+    return probe.from_service(compose_stack, "backend", targets)

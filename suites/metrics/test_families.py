@@ -1,0 +1,50 @@
+"""The services expose the metric families the dashboards and alerts are built on: the
+backend's only as Prometheus scrapes it (it is not reachable from outside), the gateway's
+also on its own /metrics."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from fixtures.clients.http import service_client
+from fixtures.clients.prometheus import connect
+from fixtures.stack import Stack
+from suites.metrics.expected import ALWAYS_SAMPLED, DEPENDENCIES, FAMILIES
+
+
+def check_families(where: str, job: str, declared: dict[str, str], sampled: set[str]) -> None:
+    __tracebackhide__ = True
+    wrong = {name: declared.get(name, "absent") for name, kind in FAMILIES[job].items() if declared.get(name) != kind}
+    assert not wrong, f"{where}: expected {FAMILIES[job]}, but these differ: {wrong}"
+    missing = sorted(set(ALWAYS_SAMPLED[job]) - sampled)
+    assert not missing, f"{where}: no samples for {missing}"
+
+
+@pytest.mark.parametrize("job", sorted(FAMILIES))
+def test_families_as_prometheus_scrapes_them(stack: Stack, job: str) -> None:
+    prom = connect(stack)
+    declared = {m["metric"]: m["type"] for m in prom.get_target_metadata({"job": job})}
+    sampled = {r["metric"]["__name__"] for r in prom.custom_query(f'count by (__name__) ({{job="{job}"}})')}
+    check_families(f"Prometheus job {job!r}", job, declared, sampled)
+    buckets = {r["metric"]["le"] for r in prom.custom_query(f'http_request_duration_seconds_bucket{{job="{job}"}}')}
+    assert "+Inf" in buckets and len(buckets) > 1, f"{job}: http_request_duration_seconds buckets {sorted(buckets)}"
+
+
+def test_gateway_metrics_endpoint(stack: Stack) -> None:
+    with service_client(stack, "gateway", 5921, timeout=5) as http:
+        response = http.get("/metrics")
+    assert response.status_code == 200, f"{response.request.url}: {response.status_code} {response.text[:300]}"
+    declared: dict[str, str] = {}
+    sampled: set[str] = set()
+    for family in text_string_to_metric_families(response.text):
+        # The parser names a counter without its _total suffix; Prometheus and PromQL use it.
+        declared[family.name + "_total" if family.type == "counter" else family.name] = family.type
+        sampled |= {sample.name for sample in family.samples}
+    check_families(str(response.request.url), "gateway", declared, sampled)
+
+
+def test_backend_reports_each_dependency(stack: Stack) -> None:
+    found = {r["metric"]["dependency"]: r["value"][1]
+             for r in connect(stack).custom_query('dependency_up{job="backend"}')}
+    assert set(DEPENDENCIES) <= set(found), f'dependency_up{{job="backend"}}: expected {DEPENDENCIES}, got {found}'
