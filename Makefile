@@ -69,6 +69,8 @@ verify-config: $(VENV)/.installed ## Derive the compressed monitoring config int
 
 up: setup env images verify-config ## Start the bundled stack (production + verify override) and wait until healthy
 	GATEWAY_BIND=$${GATEWAY_BIND:-127.0.0.1} $(STACK) up -d --remove-orphans $(WAIT)
+	@# A running Prometheus/Alertmanager keeps its old rules until told: reload what verify-config wrote.
+	@$(STACK) kill -s HUP prometheus alertmanager >/dev/null
 	@$(PY) scripts/health.py --project $(PROJECT)
 
 down: ## Stop the bundled stack (volumes kept)
