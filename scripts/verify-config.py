@@ -52,9 +52,9 @@ MAPPING: dict[str, dict[str, dict[str, Pair]]] = {
     },
     # rules/*.yml, per alert: `for:` and the range of every rate(...[window]) in its expr
     "rules": {
-        "ServiceDown": {"for": ("2m", "10s")},
-        "DependencyDown": {"for": ("1m", "10s")},
-        "LogShippingDown": {"for": ("1m", "10s")},
+        "ServiceDown": {"for": ("2m", "5s")},
+        "DependencyDown": {"for": ("1m", "5s")},
+        "LogShippingDown": {"for": ("1m", "5s")},
         "HighErrorRate": {"for": ("10m", "30s"), "window": ("5m", "1m")},
         "HighLatency": {"for": ("5m", "30s"), "window": ("5m", "1m")},
         "Watchdog": {},

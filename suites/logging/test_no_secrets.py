@@ -35,7 +35,7 @@ def dsn_keys(stack: Stack) -> dict[str, str]:
         api = SentryApi(stack)
         try:
             # SentryApi has no public project listing yet; _list is its paginated GET.
-            dsns |= {f"Sentry project {p['name']} DSN": p["dsn"] for p in api._list("/projects/") if p.get("dsn")}
+            dsns |= {f"Sentry project {p['name']} DSN": p["dsn"] for p in api.projects() if p.get("dsn")}
         finally:
             api.close()
     return {f"{name} key": key for name, dsn in dsns.items() if (key := urlsplit(dsn).username)}

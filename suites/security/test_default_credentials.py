@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
-import urllib3
-from minio import Minio
 from minio.error import S3Error
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure
@@ -24,14 +21,6 @@ from fixtures.stack import Stack
 
 S3_REFUSALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied"}
 UNAUTHORIZED = 13  # MongoDB's error code for both "requires authentication" and "not authorized"
-
-
-def _minioadmin(stack: Stack) -> Minio:
-    host, port = stack.address("minio", objectstore.PORT)
-    # No retries, short timeouts: a refusal is one answer, and an unreachable store fails fast.
-    http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5, read=5), retries=urllib3.Retry(total=0))
-    return Minio(f"{host}:{port}", access_key="minioadmin", secret_key="minioadmin",
-                 secure=stack.env().get("MINIO_SECURE") == "true", http_client=http)
 
 
 def _refused(what: str, call: Callable[[], object]) -> OperationFailure:
@@ -47,7 +36,7 @@ def _refused(what: str, call: Callable[[], object]) -> OperationFailure:
 def test_object_store_refuses_minioadmin(stack: Stack) -> None:
     objectstore.client(stack).list_buckets()  # the stack's own keys work
     try:
-        buckets = _minioadmin(stack).list_buckets()
+        buckets = objectstore.with_credentials(stack, "minioadmin", "minioadmin").list_buckets()
     except S3Error as refusal:
         assert refusal.code in S3_REFUSALS, f"minio role: minioadmin/minioadmin refused with {refusal.code}: {refusal}"
     else:
