@@ -46,6 +46,27 @@ def gateway_answers(errors: dict[int, str]) -> Check:
     return Check(f"gateway answers {'/'.join(map(str, sorted(errors)))}", run)
 
 
+def slow_but_bounded() -> Check:
+    """A slow backend: the gateway answers 504 at its timeout when the headers come late
+    (a fixed delay), or streams a complete 200 when they came in time and the body
+    trickles (a throttled link). Never a hang, never a broken or partial body."""
+
+    def run(stack: ComposeStack) -> str:
+        limit = _gateway_timeout(stack) + TIMEOUT_ALLOWANCE_S
+        response, took = _timed_get(stack, "/api/products")
+        if response.status_code == 504:
+            assert response.json().get("error") == "upstream_timeout", response.text[:200]
+            assert took <= limit, f"504 after {took:.2f} s, over the timeout + allowance ({limit:.1f} s)"
+            return f"504 upstream_timeout in {took:.2f} s"
+        assert response.status_code == 200, f"gateway answered {response.status_code} {response.text[:200]}"
+        body = response.json()  # a cut-off stream would not parse
+        assert "items" in body and len(response.content) == int(response.headers["content-length"]), \
+            f"incomplete body: {len(response.content)} of {response.headers.get('content-length')} bytes"
+        return f"200, complete {len(response.content)}-byte body streamed in {took:.2f} s"
+
+    return Check("gateway slow but bounded", run)
+
+
 def dependency_unavailable(dependency: str) -> Check:
     """The backend answers 503 naming the dependency (through the gateway), never 500."""
 
