@@ -29,8 +29,8 @@ HOP_BY_HOP = frozenset(
 )
 # Set by the gateway's own server: relaying the backend's too would send them twice.
 SERVER_SET = frozenset({"date", "server"})
-# Shorter than the backend's keep-alive (uvicorn: 5 s), so the pool never reuses a
-# connection the backend is closing at that moment.
+# Shorter than any backend keep-alive we may meet (uvicorn's default is 5 s; the stack's
+# is 120 s), so the pool never reuses a connection the backend is closing at that moment.
 KEEPALIVE_EXPIRY_S = 2.0
 
 
