@@ -81,17 +81,19 @@ health: $(VENV)/.installed ## Each container's state and health; fails if any is
 
 REPORTS = --html=reports/report.html --self-contained-html --junitxml=reports/junit.xml
 
+TARGET  = --target compose://$(PROJECT)
+
 verify: up chaos-tools ## Bring up (or reuse) the bundled stack and run every suite against it, chaos last
-	$(PYTEST) suites $(REPORTS)
+	$(PYTEST) suites $(TARGET) $(REPORTS)
 
 chaos: up chaos-tools ## The chaos experiments against the bundled stack (journals in reports/chaos/)
-	$(PYTEST) suites -m chaos --html=reports/chaos.html --self-contained-html --junitxml=reports/chaos-junit.xml
+	$(PYTEST) suites $(TARGET) -m chaos --html=reports/chaos.html --self-contained-html --junitxml=reports/chaos-junit.xml
 
 chaos-tools: ## tc and nsenter on the host, for the latency fault
 	@command -v tc >/dev/null && command -v nsenter >/dev/null || apt-get install -y -qq --no-install-recommends iproute2 util-linux
 
 smoke: $(VENV)/.installed ## The smoke suite against the running stack
-	$(PYTEST) suites -m smoke
+	$(PYTEST) suites $(TARGET) -m smoke
 
 test: setup images ## The project's own tests: services against real servers, monitoring config checks
 	$(PYTEST) tests

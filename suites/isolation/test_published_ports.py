@@ -33,18 +33,23 @@ def _narrower_or_equal(live_ip: str, declared_ip: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def loopback(compose_stack: ComposeStack) -> dict[int, str]:
-    outcomes = probe.from_host([f"127.0.0.1:{port}" for port in [GATEWAY_PORT, *UNPUBLISHED]])
-    return {int(target.rpartition(":")[2]): outcome for target, outcome in outcomes.items()}
+def loopback(compose_stack: ComposeStack) -> tuple[str, dict[int, str]]:
+    # The address the gateway is published on (127.0.0.1 for `make up`; another loopback
+    # address when several stacks share this machine): the one a user of this stack tries.
+    host, _ = compose_stack.address("gateway", GATEWAY_PORT)
+    outcomes = probe.from_host([f"{host}:{port}" for port in [GATEWAY_PORT, *UNPUBLISHED]])
+    return host, {int(target.rpartition(":")[2]): outcome for target, outcome in outcomes.items()}
 
 
-def test_host_reaches_the_gateway_on_loopback(loopback: dict[int, str]) -> None:
-    assert loopback[GATEWAY_PORT] == probe.CONNECTED, f"127.0.0.1:{GATEWAY_PORT}: {loopback[GATEWAY_PORT]}"
+def test_host_reaches_the_gateway_on_loopback(loopback: tuple[str, dict[int, str]]) -> None:
+    host, seen = loopback
+    assert seen[GATEWAY_PORT] == probe.CONNECTED, f"{host}:{GATEWAY_PORT}: {seen[GATEWAY_PORT]}"
 
 
 @pytest.mark.parametrize("port", UNPUBLISHED)
-def test_host_cannot_reach_unpublished_port(loopback: dict[int, str], port: int) -> None:
-    assert loopback[port] != probe.CONNECTED, f"127.0.0.1:{port} accepts connections from the host"
+def test_host_cannot_reach_unpublished_port(loopback: tuple[str, dict[int, str]], port: int) -> None:
+    host, seen = loopback
+    assert seen[port] != probe.CONNECTED, f"{host}:{port} accepts connections from the host"
 
 
 def test_compose_config_publishes_only_the_gateway_port(compose_stack: ComposeStack) -> None:
