@@ -13,7 +13,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-TAG=${TAG:-dev}
+TAG=${TAG:-${STACK_TAG:-dev}}
 BASE_IMAGE=${BASE_IMAGE:-stackproof/base:bookworm}
 DOCKER=${DOCKER:-$( [[ -x /usr/bin/docker ]] && echo /usr/bin/docker || command -v docker || true)}
 ALL_IMAGES=(prometheus alertmanager mongo elasticsearch minio sentry app)

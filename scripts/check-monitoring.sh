@@ -12,8 +12,8 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PROM_IMAGE=${PROM_IMAGE:-stackproof/prometheus:dev}
-AM_IMAGE=${AM_IMAGE:-stackproof/alertmanager:dev}
+PROM_IMAGE=${PROM_IMAGE:-stackproof/prometheus:${STACK_TAG:-dev}}
+AM_IMAGE=${AM_IMAGE:-stackproof/alertmanager:${STACK_TAG:-dev}}
 VERIFY_DIR=${VERIFY_DIR:-$ROOT/build/verify}
 WORK_DIR=$ROOT/build/check-monitoring
 VERBOSE=${VERBOSE:-0}

@@ -16,7 +16,7 @@
 # Env:   TAG (default dev), HEALTH_TIMEOUT (s, default 120), KEEP=1 (leave things running)
 set -euo pipefail
 
-TAG=${TAG:-dev}
+TAG=${TAG:-${STACK_TAG:-dev}}
 DOCKER=${DOCKER:-$( [[ -x /usr/bin/docker ]] && echo /usr/bin/docker || command -v docker || true)}
 HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-120}
 RUN_ID=${RUN_ID:-$(date +%s)-$$}
