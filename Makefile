@@ -15,7 +15,7 @@ export STACK_TAG
 # offline (images built here) or official (registry images); see scripts/stack-images.sh.
 STACK_IMAGES = $(shell scripts/stack-images.sh)
 PROFILE_FILES = $(if $(filter offline,$(STACK_IMAGES)),-f compose/offline.yaml)
-# Grafana, Kibana and Sentry's own database/workers exist only with official images.
+# Grafana, Kibana and kibana-init exist only with official images.
 COMPOSE_PROFILES = $(if $(filter official,$(STACK_IMAGES)),official,)
 export COMPOSE_PROFILES
 

@@ -16,6 +16,7 @@ while IFS= read -r line; do
         name=${BASH_REMATCH[1]}
         case $name in
             SENTRY_API_TOKEN) value=$(openssl rand -hex 20) ;;          # Bugsink wants 40 hex
+            SENTRY_SECRET_KEY) value=$(openssl rand -hex 32) ;;         # Bugsink's check --deploy: >= 50
             MINIO_ACCESS_KEY) value=stackproof-$(openssl rand -hex 6) ;;
             *)                value=$(openssl rand -hex 24) ;;          # hex: safe in URIs
         esac

@@ -1,15 +1,18 @@
-"""The stack's init jobs against the real S3- and Elasticsearch-role servers; run twice
+"""The stack's init jobs against the real S3-, Elasticsearch- and Sentry-role servers; run twice
 each, since compose may re-run them."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 from minio import Minio
 from minio.error import S3Error
 
 from services.common.search import client as search_client
-from services.init import objectstore, search
-from tests.servers import ObjectStore, SearchServer
+from services.init import objectstore, search, sentry
+from tests.servers import ObjectStore, SearchServer, SentryServer
 
 pytestmark = pytest.mark.servers
 
@@ -44,3 +47,28 @@ def test_index_template_types_the_ecs_fields(search_server: SearchServer, monkey
         es.close()
     assert mapping["properties"]["request_id"]["type"] == "keyword"
     assert mapping["properties"]["@timestamp"]["type"] == "date"
+
+
+def test_sentry_projects_and_dsn_files(sentry_server: SentryServer, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTRY_URL", sentry_server.url)
+    monkeypatch.setenv("SENTRY_API_TOKEN", sentry_server.token)
+    monkeypatch.setenv("SENTRY_PROJECTS", "init-gateway,init-backend")
+    monkeypatch.setenv("SENTRY_DSN_DIR", str(tmp_path))
+    assert sentry.main() == 0
+    first = json.loads((tmp_path / "sentry-dsns.json").read_text())
+    assert sentry.main() == 0  # run again: the same projects, the same DSNs
+    assert json.loads((tmp_path / "sentry-dsns.json").read_text()) == first
+    assert first == {name: sentry_server.create_project(name) for name in ("init-gateway", "init-backend")}
+    env_lines = (tmp_path / "sentry-dsns.env").read_text().splitlines()
+    assert env_lines == [f"SENTRY_DSN_INIT_GATEWAY={first['init-gateway']}", f"SENTRY_DSN_INIT_BACKEND={first['init-backend']}"]
+
+
+def test_sentry_init_names_the_refusal(sentry_server: SentryServer, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTRY_URL", sentry_server.url)
+    monkeypatch.setenv("SENTRY_API_TOKEN", "0" * 40)
+    monkeypatch.setenv("SENTRY_DSN_DIR", str(tmp_path))
+    with pytest.raises(SystemExit, match=r"sentry-init: GET .*/teams/ -> HTTP 40[13]"):
+        sentry.main()
+    assert not (tmp_path / "sentry-dsns.env").exists()
