@@ -8,7 +8,7 @@ from typing import Any
 
 from fixtures.chaos.experiment import Check
 from fixtures.clients.http import client
-from fixtures.clients.sentry import SentryApi, tags
+from fixtures.clients.sentry import events_api
 from fixtures.stack import ComposeStack
 from fixtures.waits import wait_for
 from services.common.search import client as search_client
@@ -148,10 +148,10 @@ def errors_captured_again() -> Check:
         request_id = f"sp-chaos-sentry-{uuid.uuid4().hex}"
         with client(stack.url("gateway", 5921), timeout=10) as http:
             assert http.post("/api/debug/error", headers={"x-request-id": request_id}).status_code == 500
-        api = SentryApi(stack)
+        api = events_api(stack)
         try:
-            wait_for(lambda: [tags(e).get("request_id") for e in api.events("backend")],
-                     target="Sentry role project backend", expectation=f"an event tagged {request_id}",
+            wait_for(lambda: [e.tags.get("request_id") for e in api.events("backend")],
+                     target=f"{api.server} project backend", expectation=f"an event tagged {request_id}",
                      until=lambda ids: request_id in ids, timeout=30)
         finally:
             api.close()

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from fixtures.clients.http import new_request_id, service_client
 from fixtures.clients.search import SERVICES, connect, field, has_field, log_index, recent, wait_for_request_logs
-from fixtures.clients.sentry import SentryApi
+from fixtures.clients.sentry import events_api
 from fixtures.stack import Stack
 
 SECRET_NAMES = re.compile(r"PASSWORD|SECRET|TOKEN|KEY")
@@ -32,10 +32,9 @@ def dsn_keys(stack: Stack) -> dict[str, str]:
     env = stack.env()
     dsns = {name: value for name, value in env.items() if "DSN" in name and value}
     if env.get("SENTRY_API_TOKEN"):
-        api = SentryApi(stack)
+        api = events_api(stack)
         try:
-            # SentryApi has no public project listing yet; _list is its paginated GET.
-            dsns |= {f"Sentry project {p['name']} DSN": p["dsn"] for p in api.projects() if p.get("dsn")}
+            dsns |= {f"{api.server} project {label} DSN": dsn for label, dsn in api.dsns().items()}
         finally:
             api.close()
     return {f"{name} key": key for name, dsn in dsns.items() if (key := urlsplit(dsn).username)}
