@@ -58,21 +58,21 @@ class Burst:
 def burst(stack: Stack) -> Burst:
     prom = connect(stack)
     with service_client(stack, "gateway", 5921, timeout=5) as http:
-        if gateway_count(http) != total(prom, selector("gateway")):
+        if gateway_count(http) != total(prom, selector("gateway"), "gateway"):
             for job in ROUTES:
                 wait_for_scrape(prom, job, after=time.time())
         for job in ROUTES:
             # After a failed scrape the series are stale and read as absent, not as before.
             failed = [s for s in scrapes(prom, job) if s.health != "up"]
             assert not failed, f"Prometheus job {job!r}: last scrape failed: {failed}"
-        before = {job: total(prom, selector(job)) for job in ROUTES}
+        before = {job: total(prom, selector(job), job) for job in ROUTES}
         for _ in range(REQUESTS):
             response = http.head(f"/api/products/{secrets.token_hex(12)}")  # a well-formed id nobody created
             assert response.status_code == 404, f"HEAD {response.request.url}: {response.status_code}, expected 404"
     answered = time.time()
     for job in ROUTES:
         wait_for_scrape(prom, job, after=answered + COUNTED_WITHIN_S)
-    return Burst(before, {job: total(prom, selector(job)) for job in ROUTES})
+    return Burst(before, {job: total(prom, selector(job), job) for job in ROUTES})
 
 
 @pytest.mark.parametrize("job", ROUTES)
