@@ -96,6 +96,7 @@ smoke: $(VENV)/.installed ## The smoke suite against the running stack
 	$(PYTEST) suites $(TARGET) -m smoke
 
 test: setup images ## The project's own tests: services against real servers, monitoring config checks
+	$(PY) -m fixtures.doctor
 	$(PYTEST) tests
 	scripts/check-monitoring.sh
 
