@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import time
 from typing import Any
 
@@ -21,6 +22,12 @@ from services.common.metrics import Metrics
 MAX_JSON_BYTES = 1024 * 1024
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
+# The database skips `offset` documents one by one, and its skip is a 64-bit integer: a bound
+# keeps a page cheap and an out-of-range offset a 422 (it was a 500 from the driver).
+MAX_OFFSET = 1_000_000
+_INTEGER = re.compile(r"-?[0-9]+")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+MAX_SLOW_S = 30
 HEALTH_TIMEOUT_S = 3.0
 
 
@@ -61,9 +68,21 @@ async def read_json(request: Request) -> Any:
         raise ApiError(415, detail="Content-Type must be application/json", content_type=media_type or None)
     body = await read_body(request, MAX_JSON_BYTES)
     try:
-        return json.loads(body)
+        data = json.loads(body)
     except ValueError as exc:
         raise ApiError(400, "malformed_json", detail=str(exc)) from exc
+    if b"\\u" in body and _has_lone_surrogate(data):
+        # JSON lets "\ud800" through; no store (and no JSON answer naming it) can encode it.
+        raise ApiError(400, "malformed_json", detail="a \\u escape is a lone surrogate (not a character)")
+    return data
+
+
+def _has_lone_surrogate(data: Any) -> bool:
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def validate(model: type[BaseModel], data: Any) -> Any:
@@ -73,19 +92,19 @@ def validate(model: type[BaseModel], data: Any) -> Any:
         raise ApiError(422, "validation_error", fields=field_errors(exc)) from exc
 
 
-def _int_param(request: Request, name: str, default: int, low: int, high: int | None,
+def _int_param(request: Request, name: str, default: int, low: int, high: int,
                errors: list[dict[str, str]]) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        errors.append({"field": name, "message": f"must be an integer, got {raw!r}", "type": "int_parsing"})
+    # Digits only: int() would also take " 7", "+7", "7_0" and non-ASCII digits, which the
+    # document's `integer` does not.
+    if not _INTEGER.fullmatch(raw):
+        errors.append({"field": name, "message": f"must be an integer, got {raw[:40]!r}", "type": "int_parsing"})
         return default
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f">= {low}"
-        errors.append({"field": name, "message": f"must be {bound}, got {value}", "type": "range"})
+    value = int(raw) if len(raw) <= 20 else high + 1  # past any bound; int() of 5,000 digits is a DoS
+    if not low <= value <= high:
+        errors.append({"field": name, "message": f"must be between {low} and {high}, got {raw[:40]}", "type": "range"})
     return value
 
 
@@ -147,7 +166,7 @@ class BackendApi:
     async def list(self, request: Request) -> JSONResponse:
         errors: list[dict[str, str]] = []
         limit = _int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT, errors)
-        offset = _int_param(request, "offset", 0, 0, None, errors)
+        offset = _int_param(request, "offset", 0, 0, MAX_OFFSET, errors)
         if errors:
             raise ApiError(422, "validation_error", fields=errors)
         items, total = await self._call(self.products.list(limit, offset))
@@ -215,14 +234,14 @@ async def debug_error(request: Request) -> Response:
 
 
 async def debug_slow(request: Request) -> JSONResponse:
-    try:
-        seconds = float(request.query_params.get("seconds", "1"))
-    except ValueError as exc:
+    raw = request.query_params.get("seconds", "1")
+    if not _NUMBER.fullmatch(raw):  # float() would also take "nan", " 1" and "1_0"
         raise ApiError(422, "validation_error", fields=[
-            {"field": "seconds", "message": "must be a number", "type": "float_parsing"}]) from exc
-    if not 0 <= seconds <= 30:
+            {"field": "seconds", "message": "must be a number", "type": "float_parsing"}])
+    seconds = float(raw)
+    if not 0 <= seconds <= MAX_SLOW_S:
         raise ApiError(422, "validation_error", fields=[
-            {"field": "seconds", "message": "must be between 0 and 30", "type": "range"}])
+            {"field": "seconds", "message": f"must be between 0 and {MAX_SLOW_S}", "type": "range"}])
     await asyncio.sleep(seconds)  # the fault itself: a deliberately slow answer
     return JSONResponse({"slept_s": seconds})
 

@@ -9,13 +9,13 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from services.backend import openapi
 from services.backend.api import ApiError, BackendApi, api_error, debug_echo, debug_error, debug_slow
 from services.backend.images import ImageStore
 from services.backend.store import ProductStore
-from services.common.platform import create_app, observability
+from services.common.platform import create_app, observability, resource
 from services.common.settings import BackendSettings, load_backend
 
 
@@ -34,22 +34,17 @@ def build(settings: BackendSettings, registry: CollectorRegistry | None = None) 
         return JSONResponse(spec)
 
     routes: list[BaseRoute] = [
-        Route("/api/health", health, methods=["GET"]),
-        Route("/api/openapi.json", openapi_json, methods=["GET"]),
-        Route("/api/products", api.list, methods=["GET"]),
-        Route("/api/products", api.create, methods=["POST"]),
-        Route("/api/products/{id}", api.get, methods=["GET"]),
-        Route("/api/products/{id}", api.replace, methods=["PUT"]),
-        Route("/api/products/{id}", api.patch, methods=["PATCH"]),
-        Route("/api/products/{id}", api.delete, methods=["DELETE"]),
-        Route("/api/products/{id}/image", api.put_image, methods=["PUT"]),
-        Route("/api/products/{id}/image", api.get_image, methods=["GET"]),
+        resource("/api/health", {"GET": health}),
+        resource("/api/openapi.json", {"GET": openapi_json}),
+        resource("/api/products", {"GET": api.list, "POST": api.create}),
+        resource("/api/products/{id}", {"GET": api.get, "PUT": api.replace, "PATCH": api.patch, "DELETE": api.delete}),
+        resource("/api/products/{id}/image", {"GET": api.get_image, "PUT": api.put_image}),
     ]
     if settings.enable_fault_routes:
         routes += [
-            Route("/api/debug/error", debug_error, methods=["POST"]),
-            Route("/api/debug/slow", debug_slow, methods=["POST"]),
-            Route("/api/debug/echo", debug_echo, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            resource("/api/debug/error", {"POST": debug_error}),
+            resource("/api/debug/slow", {"POST": debug_slow}),
+            resource("/api/debug/echo", {m: debug_echo for m in ("GET", "POST", "PUT", "PATCH", "DELETE")}),
         ]
 
     @asynccontextmanager

@@ -1,4 +1,10 @@
-"""The backend's OpenAPI 3.1 document, built from the same pydantic models that validate."""
+"""The backend's OpenAPI 3.1 document, built from the same pydantic models that validate.
+
+It is served through the gateway, so it lists the gateway's own answers too (413 over its
+body limit, 502 and 504 for an unreachable or slow backend). Links say what really follows
+an answer: a created product can be read, replaced, changed, deleted and given an image;
+only a product whose image was stored has one to read.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,26 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from services.backend.api import MAX_LIMIT, MAX_OFFSET, MAX_SLOW_S
+from services.backend.images import ALLOWED_TYPES
 from services.backend.models import ErrorBody, Product, ProductIn, ProductPage, ProductPatch
 
 _REF = "#/components/schemas/{model}"
+
+REASONS = {
+    400: "Body is not valid JSON",
+    404: "No product with this id (also for a malformed id), or it has no image",
+    409: "Another product has this sku",
+    413: "Body over the size limit (the gateway's, or the backend's image limit); `limit_bytes` says it",
+    415: "Unsupported Content-Type",
+    422: "Invalid fields or parameters; `fields` names each one",
+    500: "Deliberate: an unhandled exception, reported with the request id",
+    502: "The gateway could not reach the backend, or the backend broke the connection",
+    503: "A dependency (mongo, object_store) is unavailable; `dependency` names it",
+    504: "The backend did not answer within the gateway's timeout",
+}
+GATEWAY = (502, 504)  # any route behind the gateway
+JSON_BODY = (400, 413, 415, 422)  # any route that reads a JSON body
 
 
 def _json(schema: str) -> dict[str, Any]:
@@ -16,20 +39,109 @@ def _json(schema: str) -> dict[str, Any]:
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
-    reasons = {
-        400: "Body is not valid JSON",
-        404: "No product with this id (also for a malformed id)",
-        409: "Another product has this sku",
-        413: "Body over the size limit",
-        415: "Unsupported Content-Type",
-        422: "Invalid fields; `fields` names each one",
-        503: "A dependency (mongo, object_store) is unavailable; `dependency` names it",
-    }
-    return {str(s): {"description": reasons[s], **_json("ErrorBody")} for s in statuses}
+    return {str(s): {"description": REASONS[s], **_json("ErrorBody")} for s in sorted({*statuses, *GATEWAY})}
+
+
+def _link(operation: str, description: str) -> dict[str, Any]:
+    return {"operationId": operation, "parameters": {"id": "$response.body#/id"}, "description": description}
 
 
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{24}$"}}
-JSON_BODY_ERRORS = (400, 413, 415, 422, 503)
+IMAGE_TYPES = {t: {"schema": {"type": "string", "format": "binary"}} for t in sorted(ALLOWED_TYPES)}
+# What a product's id leads to, once the API has answered with it.
+PRODUCT_LINKS = {
+    "GetProduct": _link("getProduct", "Read the product"),
+    "ReplaceProduct": _link("replaceProduct", "Replace the product"),
+    "PatchProduct": _link("patchProduct", "Change some of its fields"),
+    "DeleteProduct": _link("deleteProduct", "Delete it"),
+    "PutProductImage": _link("putProductImage", "Store its image"),
+}
+IMAGE_LINKS = {**PRODUCT_LINKS, "GetProductImage": _link("getProductImage", "Read the image just stored")}
+
+
+def _products() -> dict[str, Any]:
+    return {
+        "/api/products": {
+            "get": {
+                "operationId": "listProducts",
+                "summary": "List products, oldest first",
+                "parameters": [
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 20}},
+                    {"name": "offset", "in": "query",
+                     "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}},
+                ],
+                "responses": {"200": {"description": "A page of products", **_json("ProductPage")}, **_errors(422, 503)},
+            },
+            "post": {
+                "operationId": "createProduct",
+                "summary": "Create a product",
+                "requestBody": {"required": True, **_json("ProductIn")},
+                "responses": {"201": {"description": "Created; `Location` names it", **_json("Product"),
+                                      "links": PRODUCT_LINKS},
+                              **_errors(409, 503, *JSON_BODY)},
+            },
+        },
+        "/api/products/{id}": {
+            "parameters": [ID],
+            "get": {"operationId": "getProduct", "summary": "One product",
+                    "responses": {"200": {"description": "The product", **_json("Product")}, **_errors(404, 503)}},
+            "put": {
+                "operationId": "replaceProduct",
+                "summary": "Replace a product (fields left out take their defaults)",
+                "requestBody": {"required": True, **_json("ProductIn")},
+                "responses": {"200": {"description": "Replaced", **_json("Product"), "links": PRODUCT_LINKS},
+                              **_errors(404, 409, 503, *JSON_BODY)},
+            },
+            "patch": {
+                "operationId": "patchProduct",
+                "summary": "Change some fields of a product",
+                "requestBody": {"required": True, **_json("ProductPatch")},
+                "responses": {"200": {"description": "Changed", **_json("Product"), "links": PRODUCT_LINKS},
+                              **_errors(404, 409, 503, *JSON_BODY)},
+            },
+            "delete": {"operationId": "deleteProduct", "summary": "Delete a product and its image",
+                       "responses": {"204": {"description": "Deleted"}, **_errors(404, 503)}},
+        },
+        "/api/products/{id}/image": {
+            "parameters": [ID],
+            "put": {
+                "operationId": "putProductImage",
+                "summary": "Store the product's image in the object store (content must match its type)",
+                "requestBody": {"required": True, "content": IMAGE_TYPES},
+                "responses": {"200": {"description": "Stored; the product carries etag and sha256", **_json("Product"),
+                                      "links": IMAGE_LINKS},
+                              **_errors(404, 413, 415, 422, 503)},
+            },
+            "get": {
+                "operationId": "getProductImage",
+                "summary": "Stream the product's image back",
+                "responses": {"200": {"description": "The image, with ETag and X-Checksum-SHA256", "content": IMAGE_TYPES},
+                              **_errors(404, 503)},
+            },
+        },
+    }
+
+
+def _fault_routes() -> dict[str, Any]:
+    echo = {"summary": "What the backend received: headers, query, body digest (fault routes only)",
+            "responses": {"200": {"description": "The request as received"}, **_errors(413)}}
+    return {
+        "/api/debug/error": {"post": {
+            "operationId": "debugError",
+            "summary": "Raise an unhandled exception (fault routes only)",
+            "responses": _errors(500),
+        }},
+        "/api/debug/slow": {"post": {
+            "operationId": "debugSlow",
+            "summary": "Answer after `seconds` (fault routes only); past the gateway's timeout, its 504",
+            "parameters": [{"name": "seconds", "in": "query",
+                            "schema": {"type": "number", "minimum": 0, "maximum": MAX_SLOW_S, "default": 1}}],
+            "responses": {"200": {"description": "Slept"}, **_errors(422)},
+        }},
+        "/api/debug/echo": {method: {**echo, "operationId": f"debugEcho{method.title()}"}
+                            for method in ("get", "post", "put", "patch", "delete")},
+    }
 
 
 def build(fault_routes: bool) -> dict[str, Any]:
@@ -37,73 +149,19 @@ def build(fault_routes: bool) -> dict[str, Any]:
         [(m, "validation") for m in (ProductIn, ProductPatch)] + [(m, "serialization") for m in (Product, ProductPage, ErrorBody)],
         ref_template=_REF,
     )
-    image_types = {t: {"schema": {"type": "string", "format": "binary"}} for t in ("image/png", "image/jpeg", "image/webp")}
     paths: dict[str, Any] = {
         "/api/health": {"get": {
+            "operationId": "health",
             "summary": "Backend health with a check per dependency",
             "responses": {"200": {"description": "All dependencies reachable"},
-                          "503": {"description": "`failing` names each unreachable dependency"}},
+                          "503": {"description": "`failing` names each unreachable dependency"}, **_errors()},
         }},
-        "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI"}}}},
-        "/api/products": {
-            "get": {
-                "summary": "List products, oldest first",
-                "parameters": [
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
-                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
-                ],
-                "responses": {"200": {"description": "A page of products", **_json("ProductPage")}, **_errors(422, 503)},
-            },
-            "post": {
-                "summary": "Create a product",
-                "requestBody": {"required": True, **_json("ProductIn")},
-                "responses": {"201": {"description": "Created", **_json("Product")}, **_errors(409, *JSON_BODY_ERRORS)},
-            },
-        },
-        "/api/products/{id}": {
-            "parameters": [ID],
-            "get": {"summary": "One product", "responses": {"200": {"description": "The product", **_json("Product")}, **_errors(404, 503)}},
-            "put": {
-                "summary": "Replace a product (fields left out take their defaults)",
-                "requestBody": {"required": True, **_json("ProductIn")},
-                "responses": {"200": {"description": "Replaced", **_json("Product")}, **_errors(404, 409, *JSON_BODY_ERRORS)},
-            },
-            "patch": {
-                "summary": "Change some fields of a product",
-                "requestBody": {"required": True, **_json("ProductPatch")},
-                "responses": {"200": {"description": "Changed", **_json("Product")}, **_errors(404, 409, *JSON_BODY_ERRORS)},
-            },
-            "delete": {"summary": "Delete a product and its image",
-                       "responses": {"204": {"description": "Deleted"}, **_errors(404, 503)}},
-        },
-        "/api/products/{id}/image": {
-            "parameters": [ID],
-            "put": {
-                "summary": "Store the product's image in the object store",
-                "requestBody": {"required": True, "content": image_types},
-                "responses": {"200": {"description": "Stored; the product carries etag and sha256", **_json("Product")},
-                              **_errors(404, 413, 415, 422, 503)},
-            },
-            "get": {
-                "summary": "Stream the product's image back",
-                "responses": {"200": {"description": "The image, with ETag and X-Checksum-SHA256", "content": image_types},
-                              **_errors(404, 503)},
-            },
-        },
+        "/api/openapi.json": {"get": {"operationId": "openapi", "summary": "This document",
+                                      "responses": {"200": {"description": "OpenAPI"}, **_errors()}}},
+        **_products(),
     }
     if fault_routes:
-        paths["/api/debug/error"] = {"post": {
-            "summary": "Raise an unhandled exception (fault routes only)",
-            "responses": {"500": {"description": "Internal error with the request id", **_json("ErrorBody")}},
-        }}
-        paths["/api/debug/slow"] = {"post": {
-            "summary": "Answer after `seconds` (fault routes only)",
-            "parameters": [{"name": "seconds", "in": "query", "schema": {"type": "number", "minimum": 0, "maximum": 30}}],
-            "responses": {"200": {"description": "Slept"}, **_errors(422)},
-        }}
-        echo = {"summary": "What the backend received: headers, query, body digest (fault routes only)",
-                "responses": {"200": {"description": "The request as received"}}}
-        paths["/api/debug/echo"] = {method: echo for method in ("get", "post", "put", "patch", "delete")}
+        paths.update(_fault_routes())
     return {
         "openapi": "3.1.0",
         "info": {"title": "stackproof backend", "version": "1"},

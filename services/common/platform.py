@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -50,6 +53,51 @@ def observability(settings: CommonSettings, registry: CollectorRegistry | None =
 
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+Handler = Callable[[Request], Awaitable[Response]]
+# The order every Allow header lists methods in (RFC 9110 §10.2.1 leaves it free; one order reads better).
+METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+class _EveryMethod:
+    """An endpoint Starlette hands every method to: for a plain function it assumes GET only."""
+
+    def __init__(self, handler: Handler, methods: frozenset[str] | None = None) -> None:
+        self.handler = handler
+        self.methods = methods  # what the handler serves, when it says (None: anything)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.handler(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+
+def every_method(path: str, handler: Handler, methods: frozenset[str] | None = None) -> Route:
+    """A route whose handler sees every method (the gateway's proxy: the backend knows each path's)."""
+    return Route(path, _EveryMethod(handler, methods), methods=None)
+
+
+def resource(path: str, handlers: Mapping[str, Handler]) -> Route:
+    """One route per path, whatever its methods.
+
+    A Starlette ``Route`` per method makes the router answer 405 from the first route that
+    matched the path, whose ``Allow`` names only that route's methods (``OPTIONS
+    /api/products`` said ``GET, HEAD``). Here the path owns every method: ``Allow`` on a
+    405 lists all of them, HEAD is GET without a body, and OPTIONS answers 204 with the
+    same ``Allow``.
+    """
+    methods = {method.upper(): handler for method, handler in handlers.items()}
+    if "GET" in methods:
+        methods.setdefault("HEAD", methods["GET"])
+    allow = ", ".join(m for m in METHOD_ORDER if m in methods or m == "OPTIONS")
+
+    async def dispatch(request: Request) -> Response:
+        handler = methods.get(request.method)
+        if handler is not None:
+            return await handler(request)
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers={"allow": allow})
+        raise HTTPException(405, headers={"allow": allow})
+
+    return every_method(path, dispatch, frozenset(methods))
 
 
 class _KeepConnection:

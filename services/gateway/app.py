@@ -9,13 +9,10 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
-from services.common.platform import Observability, create_app, observability
+from services.common.platform import Observability, create_app, every_method, observability, resource
 from services.common.settings import GatewaySettings, load_gateway
 from services.gateway.proxy import UpstreamProxy
-
-METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def build(settings: GatewaySettings, registry: CollectorRegistry | None = None) -> Starlette:
@@ -36,8 +33,10 @@ def build(settings: GatewaySettings, registry: CollectorRegistry | None = None) 
             await proxy.close()
 
     routes = [
-        Route("/health", health, methods=["GET"]),
-        Route("/api/{path:path}", proxy.handle, methods=METHODS),
+        resource("/health", {"GET": health}),
+        # Every method goes to the backend, which knows each path's methods: a 405 from here
+        # would carry an Allow header listing the gateway's methods, not the resource's.
+        every_method("/api/{path:path}", proxy.handle),
     ]
     app = create_app(obs, routes, lifespan)
     app.state.proxy = proxy

@@ -18,10 +18,9 @@ from prometheus_client import CollectorRegistry, Counter
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from services.common.errors import error_response
-from services.common.platform import create_app, observability
+from services.common.platform import create_app, observability, resource
 from services.common.settings import ReceiverSettings, load_receiver
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -95,9 +94,8 @@ def build(settings: ReceiverSettings, registry: CollectorRegistry | None = None)
         return JSONResponse({"notifications": found, "count": len(found)})
 
     routes = [
-        Route("/health", health, methods=["GET"]),
-        Route("/alerts", receive, methods=["POST"]),
-        Route("/alerts", listing, methods=["GET"]),
+        resource("/health", {"GET": health}),
+        resource("/alerts", {"GET": listing, "POST": receive}),
     ]
     return create_app(obs, routes)
 

@@ -171,7 +171,7 @@ def test_openapi_describes_every_route(backend: TestClient) -> None:
         if route.path == "/metrics":
             continue  # not under /api: scraped inside the network, never through the gateway
         assert route.path in spec["paths"], f"{route.path} missing from the OpenAPI document"
-        for method in route.methods - {"HEAD"}:
+        for method in route.endpoint.methods - {"HEAD"}:
             assert method.lower() in spec["paths"][route.path], f"{method} {route.path} undocumented"
 
 
