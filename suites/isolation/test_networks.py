@@ -1,31 +1,34 @@
-"""Network membership, live against declared: who sits on which network is what makes the
-reachability matrix hold, and the backend sits on internal networks only (no egress)."""
+"""Network membership, live against the policy (compose/policy.yaml): who sits on which
+network is what makes the reachability matrix hold, and the backend sits on internal
+networks only (no egress). The compose file the stack was started with is not the
+reference: an override that adds a network fails here."""
 
 from __future__ import annotations
 
-from fixtures.clients.compose import declared
+from fixtures import policy
+from fixtures.clients.compose import hardening, is_development
 from fixtures.stack import SERVICE_LABEL, ComposeStack
 
 
-def test_network_membership_matches_the_compose_config(compose_stack: ComposeStack) -> None:
-    model = declared(compose_stack)
-    compose_name = {network.name: name for name, network in compose_stack.networks().items()}
+def test_network_membership_matches_the_policy(compose_stack: ComposeStack) -> None:
+    rules = policy.load()
+    development = is_development(compose_stack)
     differences = {}
-    for container in compose_stack.containers():
-        service = container.labels[SERVICE_LABEL]
-        live = sorted(compose_name.get(n, n) for n in container.attrs["NetworkSettings"]["Networks"])
-        wanted = sorted(model.service(service).get("networks") or {})
-        if live != wanted:
-            differences[service] = f"on {live}, declared {wanted}"
-    assert not differences, f"networks differ from the compose config: {differences}"
+    for service in sorted({c.labels[SERVICE_LABEL] for c in compose_stack.containers()} & set(rules.services)):
+        found = [v for v in rules.service(service).violations(hardening(compose_stack, service), rules, development)
+                 if v.startswith("networks:")]
+        if found:
+            differences[service] = found
+    assert not differences, f"networks differ from compose/policy.yaml: {differences}"
+
+
+def test_policy_internal_networks_are_internal(compose_stack: ComposeStack) -> None:
+    live = {name: bool(network.attrs.get("Internal")) for name, network in compose_stack.networks().items()}
+    wrong = {name: live.get(name) for name, internal in policy.load().internal_networks.items() if live.get(name) != internal}
+    assert not wrong, f"networks whose Internal flag differs from compose/policy.yaml (name: live flag): {wrong}"
 
 
 def test_backend_is_attached_only_to_internal_networks(compose_stack: ComposeStack) -> None:
     attached = list(compose_stack.container("backend").attrs["NetworkSettings"]["Networks"])
     internal = {name: bool(compose_stack.client.networks.get(name).attrs.get("Internal")) for name in attached}
     assert internal and all(internal.values()), f"backend's networks (name: internal): {internal}"
-    # The declared model agrees: every network the backend joins is declared internal.
-    model = declared(compose_stack)
-    declared_networks = {name: bool((model.config.get("networks") or {}).get(name, {}).get("internal"))
-                         for name in model.service("backend").get("networks") or {}}
-    assert declared_networks and all(declared_networks.values()), f"compose config: backend networks {declared_networks}"

@@ -1,15 +1,16 @@
 """From the host, only the gateway's published port answers, and what Docker publishes is
-exactly what the compose configuration the stack was started with declares: 5921, nothing else."""
+what the policy (compose/policy.yaml) allows: 5921, nothing else (in development, tool ports
+on loopback too). The compose file the stack was started with is not the reference."""
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 import pytest
 
 from fixtures.clients import probe
-from fixtures.clients.compose import SERVICE_PORT, declared
+from fixtures import policy
+from fixtures.clients.compose import SERVICE_PORT, hardening, is_development
 from fixtures.stack import SERVICE_LABEL, ComposeStack
 
 GATEWAY_PORT = SERVICE_PORT["gateway"]
@@ -25,11 +26,6 @@ def live_bindings(container: Any) -> dict[tuple[int, int, str], str]:
         for binding in hosts or []:
             bindings[(int(binding.get("HostPort") or 0), int(target), protocol or "tcp")] = binding.get("HostIp") or ""
     return bindings
-
-
-def _narrower_or_equal(live_ip: str, declared_ip: str) -> bool:
-    # `make up` binds the gateway to 127.0.0.1 over the .env's address: loopback is never wider.
-    return live_ip == declared_ip or (live_ip != "" and ipaddress.ip_address(live_ip).is_loopback)
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +48,6 @@ def test_host_cannot_reach_unpublished_port(loopback: tuple[str, dict[int, str]]
     assert seen[port] != probe.CONNECTED, f"{host}:{port} accepts connections from the host"
 
 
-def test_compose_config_publishes_only_the_gateway_port(compose_stack: ComposeStack) -> None:
-    model = declared(compose_stack)
-    published = {name: sorted(model.published(name)) for name in model.services() if model.published(name)}
-    assert published == {"gateway": [(GATEWAY_PORT, GATEWAY_PORT, "tcp")]}, f"compose config publishes {published}"
-
-
 def test_only_the_gateway_publishes_a_port(compose_stack: ComposeStack) -> None:
     published = {c.labels[SERVICE_LABEL]: sorted(live_bindings(c).items()) for c in compose_stack.containers()
                  if live_bindings(c)}
@@ -65,12 +55,13 @@ def test_only_the_gateway_publishes_a_port(compose_stack: ComposeStack) -> None:
     assert [key for key, _ in published["gateway"]] == [(GATEWAY_PORT, GATEWAY_PORT, "tcp")], f"gateway publishes {published}"
 
 
-def test_live_port_bindings_match_the_compose_config(compose_stack: ComposeStack) -> None:
-    model = declared(compose_stack)
+def test_live_port_bindings_match_the_policy(compose_stack: ComposeStack) -> None:
+    rules = policy.load()
+    development = is_development(compose_stack)
     mismatches = {}
-    for container in compose_stack.containers():
-        service = container.labels[SERVICE_LABEL]
-        live, wanted = live_bindings(container), model.published(service)
-        if set(live) != set(wanted) or not all(_narrower_or_equal(live[k], wanted[k]) for k in live):
-            mismatches[service] = f"live {live} vs declared {wanted}"
-    assert not mismatches, f"HostConfig.PortBindings differ from the compose config: {mismatches}"
+    for service in sorted({c.labels[SERVICE_LABEL] for c in compose_stack.containers()} & set(rules.services)):
+        found = [v for v in rules.service(service).violations(hardening(compose_stack, service), rules, development)
+                 if v.startswith("published:")]
+        if found:
+            mismatches[service] = found
+    assert not mismatches, f"HostConfig.PortBindings differ from compose/policy.yaml: {mismatches}"

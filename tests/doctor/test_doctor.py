@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from fixtures.doctor import PROFILES, Facts, check
+from fixtures.policy import Policy
 
 PRODUCTION = next(p for p in PROFILES if p.production and p.images == "official")
 DEVELOPMENT = next(p for p in PROFILES if not p.production and p.images == "official")
@@ -18,18 +19,37 @@ HARDENED: dict[str, Any] = {
     "mem_limit": 134217728,
     "logging": {"driver": "json-file", "options": {"max-size": "10m"}},
     "user": "10001:10001",
+    "read_only": True,
+    "networks": {"backend": {}},
 }
+POLICY = Policy.parse({
+    "defaults": {"user": "non-root", "read_only": True, "no_new_privileges": True, "capabilities": [],
+                 "privileged": False, "logging": {"driver": "json-file", "max-size": "10m"},
+                 "restart": ["unless-stopped", "always"], "networks": ["backend"], "published": []},
+    "networks": {"frontend": False, "backend": True},
+    "development": {"networks": ["devtools"], "publish_on": "127.0.0.1"},
+    "services": {
+        "gateway": {"memory_max": "128m", "networks": ["frontend", "backend"], "published": [5921]},
+        "backend": {"memory_max": "128m"},
+        "mongo": {"memory_max": "128m", "capabilities": ["SETUID", "SETGID"],
+                  "exceptions": [{"setting": "user", "image": "mongo:", "reason": "drops privileges itself"}]},
+        "kibana": {"memory_max": "128m"},
+    },
+})
 FACTS = Facts(
     images={"mongo:7.0": {"user": "root", "drops_privileges": True, "capabilities": ["SETUID", "SETGID"]}},
-    runs_as_root={}, alerted_by={}, unalerted={}, scrape_jobs=frozenset({"gateway", "backend", "mongo"}),
+    policy=POLICY, alerted_by={}, unalerted={"kibana": "UI only"}, scrape_jobs=frozenset({"gateway", "backend", "mongo"}),
 )
 
 
 def good() -> dict[str, Any]:
     return {"services": {
         "gateway": {**HARDENED, "image": "stackproof/app:w8", "pull_policy": "never", "ports": [{"target": 5921}],
+                    "networks": {"frontend": {}, "backend": {}},
                     "depends_on": {"init": {"condition": "service_completed_successfully"}}},
         "backend": {**HARDENED, "image": "stackproof/app:w8", "pull_policy": "never"},
+        "mongo": {**HARDENED, "image": "mongo:7.0", "user": None, "cap_add": ["SETGID", "SETUID"]},
+        "kibana": {**HARDENED, "image": "kibana:8.15.3"},
         "init": {"image": "stackproof/app:w8", "pull_policy": "never", "restart": "on-failure"},
     }}
 
@@ -63,18 +83,44 @@ def test_the_good_snippet_has_no_finding() -> None:
     ("backend", {"healthcheck": {"disable": True}}, "healthcheck"),
     ("backend", {"restart": "always", "healthcheck": None}, "healthcheck"),
     ("backend", {"security_opt": None}, "no-new-privileges"),
-    ("backend", {"cap_drop": None}, "cap-drop-all"),
-    ("backend", {"cap_add": ["ALL"]}, "cap-add-named"),
+    ("backend", {"cap_drop": None}, "capabilities"),
+    ("backend", {"cap_add": ["ALL"]}, "capabilities"),
+    ("backend", {"cap_add": ["NET_ADMIN"]}, "capabilities"),
+    ("backend", {"privileged": True}, "privileged"),
     ("backend", {"mem_limit": None}, "memory-limit"),
+    ("backend", {"mem_limit": "8g"}, "memory-limit"),
     ("backend", {"logging": {"driver": "json-file"}}, "log-rotation"),
+    ("backend", {"restart": "always"}, None),
     ("backend", {"user": "0:0"}, "non-root"),
     ("backend", {"user": None, "image": "unknown/image:1.0", "pull_policy": None}, "non-root"),
-    ("backend", {"ports": [{"target": 3847}]}, "only-gateway-published"),
+    ("backend", {"read_only": None}, "read-only"),
+    ("backend", {"ports": [{"target": 3847}]}, "published-ports"),
+    ("backend", {"networks": {"backend": {}, "frontend": {}}}, "networks"),
+    ("gateway", {"networks": {"backend": {}}}, "networks"),
+    ("gateway", {"ports": [{"target": 5921}, {"target": 9000}]}, "published-ports"),
+    ("mongo", {"user": "0"}, None),
+    ("mongo", {"cap_add": ["SETGID", "SETUID", "NET_ADMIN"]}, "capabilities"),
+    ("kibana", {"user": "0"}, "non-root"),
 ])
-def test_a_rule_catches_its_defect(service: str, changes: dict[str, Any], rule: str) -> None:
-    # "rule:other" when the finding lands on another service than the one broken
+def test_a_rule_catches_its_defect(service: str, changes: dict[str, Any], rule: str | None) -> None:
+    # "rule:other" when the finding lands on another service than the one broken; None: no finding
+    if rule is None:
+        assert rules(broken(service, **changes)) == set()
+        return
     rule, _, flagged = rule.partition(":")
     assert (flagged or service, rule) in rules(broken(service, **changes))
+
+
+def test_a_long_running_service_the_policy_does_not_list_is_a_finding() -> None:
+    config = good()
+    config["services"]["cache"] = {**HARDENED, "image": "redis:7.4"}
+    assert ("cache", "policy-listed") in rules(config)
+
+
+def test_a_service_the_policy_lists_must_be_declared() -> None:
+    config = good()
+    del config["services"]["kibana"]
+    assert ("kibana", "policy-present") in rules(config)
 
 
 def test_a_one_shot_with_restart_always_is_held_to_the_long_running_rules() -> None:
@@ -92,15 +138,19 @@ def test_entrypoint_capabilities_must_be_exactly_those_the_image_needs() -> None
     assert ("mongo", "entrypoint-capabilities") not in rules(config)
 
 
-def test_development_may_publish_ports() -> None:
-    assert ("backend", "only-gateway-published") not in rules(broken("backend", ports=[{"target": 3847}]), DEVELOPMENT)
+def test_development_may_publish_tool_ports_on_loopback_only() -> None:
+    on_loopback = broken("backend", ports=[{"target": 3847, "host_ip": "127.0.0.1"}], networks={"backend": {}, "devtools": {}})
+    assert rules(on_loopback, DEVELOPMENT) == set()
+    assert ("backend", "published-ports") in rules(on_loopback, PRODUCTION)
+    assert ("backend", "networks") in rules(on_loopback, PRODUCTION)
+    assert ("backend", "published-ports") in rules(broken("backend", ports=[{"target": 3847}]), DEVELOPMENT)
 
 
 def test_an_unscraped_service_is_unalertable_unless_listed() -> None:
     config = good()
-    config["services"]["kibana"] = {**HARDENED, "image": "kibana:8.15.3"}
-    assert ("kibana", "alertable") in rules(config)
-    listed = Facts(FACTS.images, {}, {}, {"kibana": "UI only"}, FACTS.scrape_jobs)
+    unlisted = Facts(FACTS.images, POLICY, {}, {}, FACTS.scrape_jobs)
+    assert ("kibana", "alertable") in {(f.service, f.rule) for f in check(config, PRODUCTION, unlisted)}
+    listed = FACTS
     assert ("kibana", "alertable") not in {(f.service, f.rule) for f in check(config, PRODUCTION, listed)}
 
 
