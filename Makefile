@@ -50,9 +50,8 @@ engine: ## Start (installing if needed, as root) the Docker engine and compose v
 	elif [ "$$(id -u)" = 0 ]; then scripts/docker-engine.sh && scripts/compose-v2.sh; \
 	else echo "engine: no Docker engine or compose v2, and not root to install them" >&2; exit 1; fi
 
-env: $(ENV_FILE) ## Write .env with generated secrets if there is none
-$(ENV_FILE):
-	scripts/make-env.sh $(ENV_FILE)
+env: ## Write .env with generated secrets if there is none (or append the settings .env.example gained)
+	@scripts/make-env.sh $(ENV_FILE)
 
 images: engine ## Build the stack's images (offline: every image; official: the app image)
 ifeq ($(STACK_IMAGES),offline)

@@ -4,6 +4,9 @@
 # Env: MINIO_ACCESS_KEY / MINIO_SECRET_KEY (or MINIO_ROOT_USER / MINIO_ROOT_PASSWORD):
 #        the admin identity (required; secret >= 8 characters);
 #      MINIO_BUCKETS: comma-separated buckets to create at start (optional, e.g. ecommerce);
+#      MINIO_APP_ACCESS_KEY / MINIO_APP_SECRET_KEY / MINIO_APP_BUCKET: a second identity that may
+#        read, write and list objects of MINIO_APP_BUCKET only (the backend's key; optional).
+#        SeaweedFS has no admin API to create it later, as objectstore-init does on MinIO.
 #      WEED_VOLUME_SIZE_LIMIT_MB (default 64). Extra arguments are passed to `weed mini`.
 set -euo pipefail
 
@@ -20,7 +23,18 @@ secret_key=${MINIO_SECRET_KEY:-${MINIO_ROOT_PASSWORD:-}}
     || die "set MINIO_ACCESS_KEY and MINIO_SECRET_KEY (or MINIO_ROOT_USER and MINIO_ROOT_PASSWORD)"
 (( ${#access_key} >= 3 )) || die "the access key must have at least 3 characters"
 (( ${#secret_key} >= 8 )) || die "the secret key must have at least 8 characters"
-for value in "$access_key" "$secret_key"; do
+app_key=${MINIO_APP_ACCESS_KEY:-}
+app_secret=${MINIO_APP_SECRET_KEY:-}
+app_bucket=${MINIO_APP_BUCKET:-}
+if [[ -n $app_key || -n $app_secret ]]; then
+    [[ -n $app_key && -n $app_secret && -n $app_bucket ]] \
+        || die "set MINIO_APP_ACCESS_KEY, MINIO_APP_SECRET_KEY and MINIO_APP_BUCKET together"
+    [[ $app_key != "$access_key" ]] || die "MINIO_APP_ACCESS_KEY must differ from the admin key"
+    (( ${#app_secret} >= 8 )) || die "the app secret key must have at least 8 characters"
+    [[ $app_bucket =~ ^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$ ]] || die "MINIO_APP_BUCKET is not a bucket name: $app_bucket"
+fi
+for value in "$access_key" "$secret_key" "$app_key" "$app_secret"; do
+    [[ -z $value ]] && continue
     [[ $value =~ ^[][A-Za-z0-9\ \!\#\$%\&\'\(\)\*+,./:\;\<=\>?@^_\`{|}~-]+$ ]] \
         || die "access/secret keys may only contain printable ASCII other than '\"' and '\\'"
 done
@@ -31,9 +45,16 @@ done
 umask 077
 conf_dir=/tmp/stackproof-s3
 mkdir -p "$conf_dir"
-printf '{"identities":[{"name":"admin","credentials":[{"accessKey":"%s","secretKey":"%s"}],"actions":["Admin","Read","Write","List","Tagging"]}]}\n' \
-    "$access_key" "$secret_key" >"$conf_dir/identities.json"
-unset MINIO_ACCESS_KEY MINIO_SECRET_KEY MINIO_ROOT_USER MINIO_ROOT_PASSWORD access_key secret_key value
+identities=$(printf '{"name":"admin","credentials":[{"accessKey":"%s","secretKey":"%s"}],"actions":["Admin","Read","Write","List","Tagging"]}' \
+    "$access_key" "$secret_key")
+if [[ -n $app_key ]]; then
+    identities+=$(printf ',{"name":"app","credentials":[{"accessKey":"%s","secretKey":"%s"}],"actions":["Read:%s","Write:%s","List:%s","Tagging:%s"]}' \
+        "$app_key" "$app_secret" "$app_bucket" "$app_bucket" "$app_bucket" "$app_bucket")
+    log "identity app: objects of bucket $app_bucket only"
+fi
+printf '{"identities":[%s]}\n' "$identities" >"$conf_dir/identities.json"
+unset MINIO_ACCESS_KEY MINIO_SECRET_KEY MINIO_ROOT_USER MINIO_ROOT_PASSWORD MINIO_APP_ACCESS_KEY MINIO_APP_SECRET_KEY \
+    access_key secret_key app_key app_secret identities value
 umask 022
 
 weed_args=(mini -dir=/data

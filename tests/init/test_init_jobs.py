@@ -13,16 +13,26 @@ from minio.error import S3Error
 from services.common.search import client as search_client
 from services.init import objectstore, search, sentry
 from tests.servers import ObjectStore, SearchServer, SentryServer
+from tests.servers.fixtures import APP_BUCKET
 
 pytestmark = pytest.mark.servers
 
 
-def test_bucket_created_versioned_private(object_store: ObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MINIO_ENDPOINT", object_store.endpoint)
-    monkeypatch.setenv("MINIO_ACCESS_KEY", object_store.access_key)
-    monkeypatch.setenv("MINIO_SECRET_KEY", object_store.secret_key)
-    monkeypatch.setenv("MINIO_BUCKET", "init-test")
+def objectstore_env(monkeypatch: pytest.MonkeyPatch, store: ObjectStore, app: tuple[str, str] | None = None) -> None:
+    monkeypatch.setenv("MINIO_ENDPOINT", store.endpoint)
+    monkeypatch.setenv("MINIO_ACCESS_KEY", store.access_key)
+    monkeypatch.setenv("MINIO_SECRET_KEY", store.secret_key)
+    app_key, app_secret = app or (store.app_access_key, store.app_secret_key)
+    monkeypatch.setenv("MINIO_APP_ACCESS_KEY", app_key)
+    monkeypatch.setenv("MINIO_APP_SECRET_KEY", app_secret)
+    monkeypatch.setenv("MINIO_BUCKET", APP_BUCKET)
+
+
+def test_bucket_created_versioned_private(object_store: ObjectStore, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    objectstore_env(monkeypatch, object_store)
     assert objectstore.main() == 0
+    assert "the backend's key lists 'init-test' and cannot create buckets" in capsys.readouterr().out
     assert objectstore.main() == 0
     admin = Minio(object_store.endpoint, object_store.access_key, object_store.secret_key, secure=False)
     assert admin.get_bucket_versioning("init-test").status == "Enabled"
@@ -32,6 +42,30 @@ def test_bucket_created_versioned_private(object_store: ObjectStore, monkeypatch
     with pytest.raises(S3Error) as refused:
         anonymous.list_objects("init-test").__next__()
     assert refused.value.code in {"AccessDenied", "AllAccessDisabled"}
+
+
+def test_the_admin_key_is_refused_as_the_backends(object_store: ObjectStore, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    objectstore_env(monkeypatch, object_store, app=(object_store.access_key, object_store.secret_key))
+    assert objectstore.main() == 1
+    assert "MINIO_APP_ACCESS_KEY is the admin key" in capsys.readouterr().err
+
+
+def test_a_backend_key_that_can_create_buckets_fails_the_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    # A server configured with a wide key for the backend (say, by a careless override).
+    with ObjectStore(workdir=tmp_path, app_actions=["Admin", "Read", "Write", "List"]) as wide:
+        objectstore_env(monkeypatch, wide)
+        assert objectstore.main() == 1
+    assert "it can create buckets" in capsys.readouterr().err
+
+
+def test_a_backend_key_without_its_bucket_fails_the_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    with ObjectStore(workdir=tmp_path, app_actions=["Read:elsewhere", "List:elsewhere"]) as narrow:
+        objectstore_env(monkeypatch, narrow)
+        assert objectstore.main() == 1
+    assert "cannot list 'init-test': AccessDenied" in capsys.readouterr().err
 
 
 def test_index_template_types_the_ecs_fields(search_server: SearchServer, monkeypatch: pytest.MonkeyPatch) -> None:

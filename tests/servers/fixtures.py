@@ -43,9 +43,14 @@ def fresh_mongo_server(mongo_seed: Path, tmp_path: Path) -> Iterator[MongoServer
         server.kill()
 
 
+APP_BUCKET = "init-test"
+
+
 @pytest.fixture(scope="session")
 def object_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStore]:
-    with ObjectStore(workdir=tmp_path_factory.mktemp("objectstore")) as server:
+    # The app identity is scoped as the minio role's entrypoint scopes the backend's key.
+    scoped = [f"{action}:{APP_BUCKET}" for action in ("Read", "Write", "List", "Tagging")]
+    with ObjectStore(workdir=tmp_path_factory.mktemp("objectstore"), app_actions=scoped) as server:
         yield server
 
 

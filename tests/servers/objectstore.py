@@ -41,11 +41,17 @@ class ObjectStore(LocalServer):
         buckets: Sequence[str] = (),
         volume_size_limit_mb: int = 64,
         workdir: Path | None = None,
+        app_actions: Sequence[str] = (),
     ) -> None:
         super().__init__(workdir)
         self.access_key = access_key or "AK" + secrets.token_hex(9).upper()
         self.secret_key = secret_key or secrets.token_urlsafe(30)
         self.buckets = tuple(buckets)
+        # A second identity with these actions (e.g. "Read:ecommerce"), as the minio role's
+        # entrypoint gives the backend's key; none when empty.
+        self.app_actions = tuple(app_actions)
+        self.app_access_key = "APP" + secrets.token_hex(8).upper()
+        self.app_secret_key = secrets.token_urlsafe(30)
         self.volume_size_limit_mb = volume_size_limit_mb
         self.ports: dict[str, int] = {}
         self.data_dir = self.workdir / "data"
@@ -96,6 +102,12 @@ class ObjectStore(LocalServer):
                 }
             ]
         }
+        if self.app_actions:
+            identities["identities"].append({
+                "name": "app",
+                "credentials": [{"accessKey": self.app_access_key, "secretKey": self.app_secret_key}],
+                "actions": list(self.app_actions),
+            })
         self._identities.write_text(json.dumps(identities))
         self._identities.chmod(0o600)
 
