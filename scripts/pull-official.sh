@@ -50,6 +50,9 @@ for file in "${FILES[@]}"; do
         images+=("$image")
     done <<<"$listed"
 done
+# compose lists in no fixed order: sorted, so that the message reads the same each time.
+mapfile -t rest < <(printf '%s\n' "${images[@]:1}" | sort)
+images=("$BASE_IMAGE" "${rest[@]}")
 total=${#images[@]}
 
 # --- the pulls ------------------------------------------------------------------------------
