@@ -51,8 +51,10 @@ for file in "${FILES[@]}"; do
     done <<<"$listed"
 done
 # compose lists in no fixed order: sorted, so that the message reads the same each time.
-mapfile -t rest < <(printf '%s\n' "${images[@]:1}" | sort)
-images=("$BASE_IMAGE" "${rest[@]}")
+if (( ${#images[@]} > 1 )); then
+    mapfile -t rest < <(printf '%s\n' "${images[@]:1}" | sort)
+    images=("$BASE_IMAGE" "${rest[@]}")
+fi
 total=${#images[@]}
 
 # --- the pulls ------------------------------------------------------------------------------

@@ -53,14 +53,15 @@ class Run:
         return [call[-1] for call in self.calls if call[0] == "pull"]
 
 
-def run_script(tmp_path: Path, pull: str = "fail", config_fails: str = "") -> Run:
+def run_script(tmp_path: Path, pull: str = "fail", config_fails: str = "",
+               images: dict[str, list[str]] = IMAGES) -> Run:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     docker = bin_dir / "docker"
     docker.write_text(FAKE_DOCKER)
     docker.chmod(0o755)
-    for file, images in IMAGES.items():
-        (tmp_path / f"{file}.images").write_text("\n".join(images) + "\n")
+    for file, listed in images.items():
+        (tmp_path / f"{file}.images").write_text("\n".join(listed) + "\n")
     calls = tmp_path / "calls"
     env = {k: v for k, v in os.environ.items() if k not in ("DOCKER", "BASE_IMAGE", "COMPOSE_PROFILES")}
     env.update(PATH=f"{bin_dir}:{env['PATH']}", CALLS=str(calls), FAKE_DIR=str(tmp_path), PULL=pull,
@@ -124,3 +125,9 @@ def test_no_engine_or_no_compose_is_one_message(tmp_path: Path, answers: str) ->
     out = subprocess.run([str(SCRIPT)], capture_output=True, text=True, env=env, timeout=30)
     assert out.returncode == 1
     assert len(out.stderr.strip().splitlines()) == 1 and out.stderr.startswith("official profile: "), out.stderr
+
+
+def test_only_images_built_here_leaves_the_base_alone(tmp_path: Path) -> None:
+    only_ours = {file: ["stackproof/app:x"] for file in IMAGES}
+    run = run_script(tmp_path, pull="ok", images=only_ours)
+    assert (run.code, run.pulls()) == (0, [BASE]), run
