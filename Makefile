@@ -53,12 +53,15 @@ engine: ## Start (installing if needed, as root) the Docker engine and compose v
 env: ## Write .env with generated secrets if there is none (or append the settings .env.example gained)
 	@scripts/make-env.sh $(ENV_FILE)
 
-images: engine ## Build the stack's images (offline: every image; official: the app image)
+# official: pull the registry images (never stackproof/*) and the app's base, then build the app
+# on that base; with no registry, one message naming what could not be pulled, and exit 1.
+OFFICIAL_BASE_IMAGE = python:3.11-slim-bookworm
+images: engine ## Build the stack's images (offline: every image; official: pull, then build the app image)
 ifeq ($(STACK_IMAGES),offline)
 	scripts/build-images.sh
 else
-	BASE_IMAGE=python:3.11-slim-bookworm scripts/build-images.sh app
-	COMPOSE_PROFILES=official $(PROD) pull --ignore-buildable
+	@ENV_FILE=$(ENV_FILE) BASE_IMAGE=$(OFFICIAL_BASE_IMAGE) scripts/pull-official.sh
+	BASE_IMAGE=$(OFFICIAL_BASE_IMAGE) scripts/build-images.sh app
 endif
 
 verify-config: $(VENV)/.installed ## Derive the compressed monitoring config into build/verify
