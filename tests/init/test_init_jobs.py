@@ -106,3 +106,44 @@ def test_sentry_init_names_the_refusal(sentry_server: SentryServer, tmp_path: Pa
     with pytest.raises(SystemExit, match=r"sentry-init: GET .*/teams/ -> HTTP 40[13]"):
         sentry.main()
     assert not (tmp_path / "sentry-dsns.env").exists()
+
+
+def test_seaweedfs_is_not_taken_for_minio(object_store: ObjectStore) -> None:
+    # SeaweedFS would store an "add user" request as an object: the probe must say no first.
+    admin = objectstore.MinioAdmin(endpoint=object_store.endpoint, secure=False,
+                                   credentials=objectstore.StaticProvider(object_store.access_key, object_store.secret_key))
+    assert objectstore.speaks_minio_admin(admin) is False
+
+
+class RecordingAdmin:
+    """MinioAdmin's calls as MinIO answers them; the official path cannot run here."""
+
+    def __init__(self, attached: bool = False) -> None:
+        self.calls: list[tuple[str, object]] = []
+        self.attached = attached
+
+    def user_add(self, access_key: str, secret_key: str) -> str:
+        self.calls.append(("user_add", access_key))
+        return ""
+
+    def policy_add(self, name: str, policy: dict[str, object]) -> str:
+        self.calls.append(("policy_add", (name, policy)))
+        return ""
+
+    def attach_policy(self, policies: list[str], user: str) -> str:
+        self.calls.append(("attach_policy", (policies, user)))
+        if self.attached:
+            raise objectstore.MinioAdminException("400", f"<Code>{objectstore.ALREADY_APPLIED}</Code>")
+        return ""
+
+
+@pytest.mark.parametrize("attached", [False, True])
+def test_minio_grants_the_app_key_its_bucket_only(attached: bool) -> None:
+    admin = RecordingAdmin(attached)
+    objectstore.grant_app_key(admin, "ecommerce", "app-key", "app-secret")  # type: ignore[arg-type]
+    (_, user), (_, (name, policy)), (_, (policies, attached_to)) = admin.calls
+    assert user == attached_to == "app-key" and policies == [name]
+    resources = sorted(r for statement in policy["Statement"] for r in statement["Resource"])  # type: ignore[index]
+    assert resources == ["arn:aws:s3:::ecommerce", "arn:aws:s3:::ecommerce/*"]
+    actions = {a for statement in policy["Statement"] for a in statement["Action"]}  # type: ignore[index]
+    assert not {a for a in actions if "Bucket" in a and a not in {"s3:ListBucket", "s3:GetBucketLocation"}}
