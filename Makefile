@@ -102,9 +102,8 @@ test: setup images ## The project's own tests: services against real servers, mo
 	$(PYTEST) tests
 	scripts/check-monitoring.sh
 
-bench: $(VENV)/.installed ## Gateway vs direct backend: requests/s, p50/p99 and their ratio
-	@command -v wrk >/dev/null || apt-get install -y -qq --no-install-recommends wrk >/dev/null 2>&1 || \
-	  { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk; }
+bench: $(VENV)/.installed ## Direct vs gateway vs nginx before the backend: req/s, p50/p99, CPU per request, steal
+	@scripts/bench-tools.sh
 	$(PY) -m bench
 
 # --- the setup guide's targets ------------------------------------------------------------

@@ -1,9 +1,13 @@
-"""GET /api/products through the gateway vs directly against the backend.
+"""GET /api/products directly, through the gateway, and through nginx, against one backend.
 
-Both run as real uvicorn processes against the real MongoDB- and S3-role servers; wrk
-drives them in alternating rounds (direct, gateway, gateway, direct, ...) so drift on
-the machine hits both sides alike. Printed: requests/s, p50 and p99 per side (median
-over rounds) and the ratio gateway ÷ direct. Goal: ratio ≥ 0.8.
+The backend and gateway run as real uvicorn processes against the real MongoDB- and
+S3-role servers; nginx (1 worker, upstream keepalive 32) is the reference proxy. wrk
+drives the three in alternating rounds so drift on the machine hits every side alike.
+On 2 cores every side is CPU-bound, so the stable figure is CPU per request (utime+stime
+of the proxy's and the backend's process groups, from /proc, over each round); the host's
+steal time shows a noisy run. Printed and kept in reports/bench.json (medians over rounds):
+req/s, p50, p99, proxy and backend CPU per request, and the ratio gateway ÷ direct.
+Goals: gateway CPU ≤ 600 µs per request, backend ≤ 1000 µs, ratio ≥ 0.8.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
 from minio import Minio
 
+from bench.procs import Nginx, Sample, group_cpu_seconds, nginx_binary, steal_seconds
 from tests.apps import ServiceProcess, backend_env
 from tests.servers import MongoServer, ObjectStore
 
@@ -34,6 +40,13 @@ class Run:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int
+    proxy_cpu_us: float | None = None  # CPU of the proxy's process group per request
+    backend_cpu_us: float = 0.0  # CPU of the backend per request
+    steal_cores: float = 0.0  # the host's steal time over the round, in cores
+
+
+SIDES = ("direct", "gateway", "nginx")
 
 
 def _ms(text: str) -> float:
@@ -47,61 +60,102 @@ def wrk(side: str, url: str, seconds: int, connections: int) -> Run:
         capture_output=True, text=True, check=True, timeout=seconds + 30,
     ).stdout
     percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    if len(percentiles) < 2:
+        raise RuntimeError(f"bench: wrk against {side} ({url}) measured no latencies:\n{out}")
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return Run(side, float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-               _ms(percentiles["50"]), _ms(percentiles["99"]), errors + (int(non_2xx.group(1)) if non_2xx else 0))
+               _ms(percentiles["50"]), _ms(percentiles["99"]), errors + (int(non_2xx.group(1)) if non_2xx else 0),
+               int(re.search(r"(\d+) requests in", out).group(1)))  # type: ignore[union-attr]
+
+
+def sample(proxy_pgid: int | None, backend_pgid: int) -> Sample:
+    return Sample(time.monotonic(), group_cpu_seconds(proxy_pgid) if proxy_pgid else 0.0,
+                  group_cpu_seconds(backend_pgid), steal_seconds())
+
+
+def measured_round(side: str, url: str, proxy_pgid: int | None, backend_pgid: int, args: argparse.Namespace) -> Run:
+    """One wrk round, with the CPU each process group spent serving it."""
+    before = sample(proxy_pgid, backend_pgid)
+    run = wrk(side, url, args.seconds, args.connections)
+    after = sample(proxy_pgid, backend_pgid)
+    served = max(run.requests, 1)
+    run.backend_cpu_us = round((after.backend - before.backend) / served * 1e6, 1)
+    run.proxy_cpu_us = round((after.proxy - before.proxy) / served * 1e6, 1) if proxy_pgid else None
+    run.steal_cores = round((after.steal - before.steal) / (after.at - before.at), 3)
+    return run
+
+
+def summarise(runs: list[Run]) -> dict[str, dict[str, float | int | None]]:
+    summary: dict[str, dict[str, float | int | None]] = {}
+    for side in SIDES:
+        mine = [r for r in runs if r.side == side]
+        summary[side] = {key: round(statistics.median(getattr(r, key) for r in mine), 2)
+                         for key in ("rps", "p50_ms", "p99_ms", "backend_cpu_us", "steal_cores")}
+        proxy = [r.proxy_cpu_us for r in mine if r.proxy_cpu_us is not None]
+        summary[side]["proxy_cpu_us"] = round(statistics.median(proxy), 1) if proxy else None
+        summary[side]["errors"] = sum(r.errors for r in mine)
+    return summary
+
+
+def print_table(summary: dict[str, dict[str, float | int | None]], args: argparse.Namespace) -> float:
+    direct = float(summary["direct"]["rps"] or 1)
+    print(f"\nGET /api/products, {args.connections} connections, {args.rounds} × {args.seconds} s per side (medians)")
+    print(f"  {'':8s} {'req/s':>9s} {'ratio':>6s} {'p50 ms':>8s} {'p99 ms':>8s} {'proxy CPU/req':>14s} "
+          f"{'backend CPU/req':>16s} {'steal':>6s}")
+    for side in SIDES:
+        s = summary[side]
+        proxy = "—" if s["proxy_cpu_us"] is None else f"{s['proxy_cpu_us']:.0f} µs"
+        print(f"  {side:8s} {s['rps']:9.1f} {float(s['rps'] or 0) / direct:6.2f} {s['p50_ms']:8.2f} {s['p99_ms']:8.2f} "
+              f"{proxy:>14s} {s['backend_cpu_us']:13.0f} µs {s['steal_cores']:6.3f}")
+    ratio = float(summary["gateway"]["rps"] or 0) / direct
+    print(f"  gateway ÷ direct throughput {ratio:.2f} (goal ≥ 0.80); gateway CPU per request "
+          f"{summary['gateway']['proxy_cpu_us']} µs (goal ≤ 600); backend {summary['direct']['backend_cpu_us']} µs "
+          f"(goal ≤ 1000); steal in cores (a noisy host shows here; want < 0.1)")
+    return ratio
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=8, help="length of one round (default 8)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per side (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per side (default 5)")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
     parser.add_argument("--out", type=Path, default=Path("reports/bench.json"))
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("bench: wrk is not installed (Debian package 'wrk'; `make bench` installs it as root)", file=sys.stderr)
+    missing = [tool for tool, found in (("wrk", shutil.which("wrk")), ("nginx", nginx_binary())) if not found]
+    if missing:
+        print(f"bench: {' and '.join(missing)} not found (`make bench` runs scripts/bench-tools.sh, as root)", file=sys.stderr)
         return 2
 
-    print("bench: starting MongoDB-role and S3-role servers, backend and gateway …", flush=True)
+    print("bench: starting MongoDB-role and S3-role servers, backend, gateway and nginx …", flush=True)
     with MongoServer() as mongo, ObjectStore() as store:
         Minio(store.endpoint, store.access_key, store.secret_key, secure=False).make_bucket("ecommerce")
         env = backend_env(mongo, store, LOG_LEVEL="warning")
         with ServiceProcess("backend", env, "/api/health") as backend, \
-             ServiceProcess("gateway", {"BACKEND_URL": backend.url, "LOG_LEVEL": "warning"}, "/health") as gateway:
+             ServiceProcess("gateway", {"BACKEND_URL": backend.url, "LOG_LEVEL": "warning"}, "/health") as gateway, \
+             Nginx(backend.url.removeprefix("http://")) as nginx:
             for n in range(20):
                 httpx.post(f"{backend.url}/api/products", json={"name": f"bench {n}", "price": n}).raise_for_status()
-            urls = {"direct": f"{backend.url}/api/products", "gateway": f"{gateway.url}/api/products"}
-            for side, url in urls.items():  # warm-up: connection pools, caches
-                wrk(side, url, 2, args.connections)
+            sides = {"direct": (backend.url, None), "gateway": (gateway.url, gateway.pid), "nginx": (nginx.url, nginx.pid)}
+            for side, (url, _) in sides.items():  # warm-up: connection pools, caches
+                wrk(side, f"{url}/api/products", 2, args.connections)
             runs: list[Run] = []
             for round_no in range(args.rounds):
-                order = ["direct", "gateway"] if round_no % 2 == 0 else ["gateway", "direct"]
+                # Alternating order, so drift on the machine hits every side alike.
+                order = list(SIDES) if round_no % 2 == 0 else list(reversed(SIDES))
                 for side in order:
-                    run = wrk(side, urls[side], args.seconds, args.connections)
+                    url, pgid = sides[side]
+                    run = measured_round(side, f"{url}/api/products", pgid, backend.pid or 0, args)
                     runs.append(run)
                     print(f"  round {round_no + 1} {side:8s} {run.rps:9.1f} req/s  p50 {run.p50_ms:7.2f} ms  "
-                          f"p99 {run.p99_ms:7.2f} ms  errors {run.errors}", flush=True)
+                          f"p99 {run.p99_ms:7.2f} ms  proxy {run.proxy_cpu_us} µs  backend {run.backend_cpu_us} µs  "
+                          f"steal {run.steal_cores}  errors {run.errors}", flush=True)
 
-    summary = {}
-    for side in ("direct", "gateway"):
-        mine = [r for r in runs if r.side == side]
-        summary[side] = {key: round(statistics.median(getattr(r, key) for r in mine), 2)
-                         for key in ("rps", "p50_ms", "p99_ms")}
-        summary[side]["errors"] = sum(r.errors for r in mine)
-    ratio = summary["gateway"]["rps"] / summary["direct"]["rps"]
-    print(f"\nGET /api/products, {args.connections} connections, {args.rounds} × {args.seconds} s per side (medians)")
-    print(f"  {'':8s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s}")
-    for side in ("direct", "gateway"):
-        s = summary[side]
-        print(f"  {side:8s} {s['rps']:9.1f} {s['p50_ms']:8.2f} {s['p99_ms']:8.2f}")
-    print(f"  ratio gateway ÷ direct: throughput {ratio:.2f} (goal ≥ 0.80), "
-          f"p50 {summary['gateway']['p50_ms'] / summary['direct']['p50_ms']:.2f}×, "
-          f"p99 {summary['gateway']['p99_ms'] / summary['direct']['p99_ms']:.2f}×")
+    summary = summarise(runs)
+    ratio = print_table(summary, args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"summary": summary, "ratio": round(ratio, 3), "runs": [asdict(r) for r in runs]}, indent=2))
-    errors = summary["direct"]["errors"] + summary["gateway"]["errors"]
+    errors = sum(int(summary[side]["errors"] or 0) for side in SIDES)
     if errors:
         print(f"bench: {errors} failed requests: figures are not trustworthy", file=sys.stderr)
         return 1
