@@ -9,8 +9,9 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import Route
 
-from services.common.platform import Observability, create_app, every_method, observability, resource
+from services.common.platform import Observability, create_app, observability, resource
 from services.common.settings import GatewaySettings, load_gateway
 from services.gateway.proxy import UpstreamProxy
 
@@ -36,7 +37,8 @@ def build(settings: GatewaySettings, registry: CollectorRegistry | None = None) 
         resource("/health", {"GET": health}),
         # Every method goes to the backend, which knows each path's methods: a 405 from here
         # would carry an Allow header listing the gateway's methods, not the resource's.
-        every_method("/api/{path:path}", proxy.handle),
+        # The proxy is a plain ASGI app (no Request/Response objects per request: see proxy.py).
+        Route("/api/{path:path}", proxy, methods=None),
     ]
     app = create_app(obs, routes, lifespan)
     app.state.proxy = proxy

@@ -1,0 +1,155 @@
+"""What the gateway's client library must not change on the way through (issue 12: aiohttp
+replaced httpx): header duplicates both ways, no headers of its own, no cookie jar, no
+decompression, and each upstream fault mapped to its answer."""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client import CollectorRegistry
+from starlette.testclient import TestClient
+
+from services.common.settings import load_gateway
+from services.gateway.app import build
+
+# What the gateway itself adds to every upstream request.
+GATEWAY_ADDS = {"host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id"}
+
+
+class ScriptedUpstream:
+    """A raw HTTP/1.1 server answering each request, in order, with the next scripted bytes
+    (keeping the connection), and recording every request head it read."""
+
+    def __init__(self, answers: list[bytes | None]) -> None:
+        self.answers = list(answers)
+        self.heads: list[list[tuple[str, str]]] = []
+        self.done = threading.Event()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(10)
+        self.port = self.server.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.server.accept()
+        except OSError:
+            return
+        with conn:
+            buffered = b""
+            while self.answers:
+                while b"\r\n\r\n" not in buffered:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buffered += data
+                head, _, buffered = buffered.partition(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")[1:]
+                self.heads.append([(k.strip().lower(), v.strip()) for k, _, v in (line.partition(":") for line in lines)])
+                answer = self.answers.pop(0)
+                if answer is None:  # never answer: hold the connection until the test is done
+                    self.done.wait(10)
+                    return
+                conn.sendall(answer)
+
+    def close(self) -> None:
+        self.done.set()
+        self.server.close()
+
+
+@pytest.fixture
+def upstream(request: pytest.FixtureRequest) -> Iterator[ScriptedUpstream]:
+    server = ScriptedUpstream(request.param)
+    yield server
+    server.close()
+
+
+def gateway(upstream: ScriptedUpstream) -> TestClient:
+    settings = load_gateway({"BACKEND_URL": upstream.url, "ENVIRONMENT": "test", "GATEWAY_UPSTREAM_TIMEOUT": "2"})
+    return TestClient(build(settings, CollectorRegistry()), raise_server_exceptions=False)
+
+
+OK = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: application/json\r\n\r\n{}"
+
+
+@pytest.mark.parametrize("upstream", [[OK]], indirect=True)
+def test_duplicate_request_headers_go_through_and_nothing_is_added(upstream: ScriptedUpstream) -> None:
+    with gateway(upstream) as client:
+        sent = [("x-dup", "a"), ("x-dup", "b"), ("accept", "application/json")]
+        assert client.get("/api/products", headers=sent).status_code == 200
+    [head] = upstream.heads
+    assert [v for k, v in head if k == "x-dup"] == ["a", "b"], head
+    # TestClient sends accept, accept-encoding, connection, user-agent: the gateway adds only its own.
+    names = {k for k, _ in head}
+    assert names - GATEWAY_ADDS <= {"x-dup", "accept", "accept-encoding", "user-agent"}, head
+    assert [v for k, v in head if k == "accept"] == ["application/json"], head
+
+
+@pytest.mark.parametrize("upstream", [[b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\ncontent-length: 2\r\n\r\n{}",
+                                       OK]], indirect=True)
+def test_response_header_duplicates_relayed_and_no_cookie_is_kept(upstream: ScriptedUpstream) -> None:
+    with gateway(upstream) as client:
+        first = client.get("/api/products")
+        client.cookies.clear()  # the test client's own jar; the gateway's must be empty too
+        client.get("/api/products")
+    assert first.headers.get_list("set-cookie") == ["a=1", "b=2"]
+    assert not [v for k, v in upstream.heads[1] if k == "cookie"], upstream.heads[1]
+
+
+GZIPPED = gzip.compress(b'{"compressed": true}')
+
+
+@pytest.mark.parametrize("upstream", [[b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-type: application/json\r\n"
+                                       b"content-length: " + str(len(GZIPPED)).encode() + b"\r\n\r\n" + GZIPPED]],
+                         indirect=True)
+def test_compressed_bodies_are_relayed_as_sent(upstream: ScriptedUpstream) -> None:
+    with gateway(upstream) as client:
+        response = client.get("/api/products", headers={"accept-encoding": "identity"})
+    assert response.headers["content-encoding"] == "gzip"
+    assert int(response.headers["content-length"]) == len(GZIPPED)
+
+
+@pytest.mark.parametrize("upstream", [[b"this is not HTTP\r\n\r\n"]], indirect=True)
+def test_a_garbled_answer_is_a_502(upstream: ScriptedUpstream) -> None:
+    with gateway(upstream) as client:
+        response = client.get("/api/products")
+    assert response.status_code == 502, response.text
+    assert response.json()["error"] == "upstream_unavailable" and response.json()["kind"] == "protocol"
+
+
+@pytest.mark.parametrize("upstream", [[b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789"]], indirect=True)
+def test_an_answer_cut_short_is_counted_and_the_connection_cut(upstream: ScriptedUpstream) -> None:
+    with gateway(upstream) as client:
+        registry = client.app.state.obs.metrics.registry  # type: ignore[attr-defined]
+        try:
+            response = client.get("/api/products")
+        except Exception:  # noqa: BLE001 - a client may surface the cut as an error: that is fine too
+            pass
+        else:
+            assert len(response.content) < 100, "a cut body was padded or completed"
+    assert registry.get_sample_value("upstream_errors_total", {"kind": "stream"}) == 1
+
+
+@pytest.mark.parametrize("upstream", [[None]], indirect=True)
+def test_no_answer_within_the_timeout_is_a_504(upstream: ScriptedUpstream) -> None:
+    with gateway(upstream) as client:
+        response = client.get("/api/products")
+    assert response.status_code == 504, response.text
+    assert response.json()["error"] == "upstream_timeout"
+
+
+@pytest.mark.parametrize("path", ["/api/%2e%2e/metrics", "/api/x%5c..%5cmetrics", "/api/%ff", "/api/a/%2E/b"])
+@pytest.mark.parametrize("upstream", [[OK]], indirect=True)
+def test_paths_that_would_leave_api_are_400_and_never_relayed(upstream: ScriptedUpstream, path: str) -> None:
+    with gateway(upstream) as client:
+        response = client.get(path)
+    assert response.status_code in {400, 404}, response.text
+    assert upstream.heads == []
