@@ -45,17 +45,42 @@ def _now() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+_COEFFICIENT = (1 << 49) - 1
+_EXPONENT_BIAS = 6176
+
+
+def price_float(price: Decimal128 | float | int) -> float:
+    """A stored price as the float the API answers, as ``float(price.to_decimal())`` would
+    give, without building a Decimal (15 µs each: most of a page's conversion time).
+
+    Decimal128 is IEEE 754-2008 BID: sign, a 14-bit exponent and a 113-bit coefficient when the
+    two bits after the sign are not 11 (every finite price the API stores). Python's int
+    true division rounds correctly, as float(Decimal) does, so the result is the same float.
+    """
+    if not isinstance(price, Decimal128):
+        return float(Decimal(str(price)))
+    low, high = int.from_bytes(price.bid[:8], "little"), int.from_bytes(price.bid[8:], "little")
+    if (high >> 61) & 0b11 == 0b11:  # the other encoding: huge coefficients, Infinity, NaN
+        return float(price.to_decimal())
+    coefficient = ((high & _COEFFICIENT) << 64) | low
+    exponent = ((high >> 49) & 0x3FFF) - _EXPONENT_BIAS
+    if not -400 < exponent < 300:  # far outside any price: overflow and slow powers of ten
+        return float(price.to_decimal())
+    value = coefficient * 10**exponent if exponent >= 0 else coefficient / 10**-exponent
+    return -float(value) if high >> 63 else float(value)
+
+
 def to_api(doc: dict[str, Any]) -> dict[str, Any]:
-    price = doc["price"]
-    price = price.to_decimal() if isinstance(price, Decimal128) else Decimal(str(price))
+    created = _iso(doc["created_at"])
     out = {
         "id": str(doc["_id"]),
         "name": doc["name"],
-        "price": float(price),
+        "price": price_float(doc["price"]),
         "sku": doc.get("sku"),
         "stock": doc.get("stock", 0),
-        "created_at": _iso(doc["created_at"]),
-        "updated_at": _iso(doc["updated_at"]),
+        "created_at": created,
+        # Never updated: the same instant, formatted once.
+        "updated_at": created if doc["updated_at"] == doc["created_at"] else _iso(doc["updated_at"]),
     }
     if doc.get("image"):
         out["image"] = doc["image"]
