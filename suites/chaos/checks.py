@@ -19,8 +19,7 @@ TIMEOUT_ALLOWANCE_S = 1.5
 
 
 def _gateway_timeout(stack: ComposeStack) -> float:
-    env = dict(item.split("=", 1) for item in stack.container("gateway").attrs["Config"]["Env"])
-    return float(env.get("GATEWAY_UPSTREAM_TIMEOUT", GATEWAY_TIMEOUT_DEFAULT_S))
+    return float(stack.state("gateway").env.get("GATEWAY_UPSTREAM_TIMEOUT", GATEWAY_TIMEOUT_DEFAULT_S))
 
 
 def _timed_get(stack: ComposeStack, path: str) -> tuple[Any, float]:
