@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,14 @@ def ca_for(stack: Stack) -> Path | None:
     return DEFAULT_CA if DEFAULT_CA.exists() else None
 
 
+def set_versions(context: ssl.SSLContext, minimum: ssl.TLSVersion, maximum: ssl.TLSVersion) -> None:
+    """Python deprecates naming TLS 1.0/1.1 at all; offering them is this layer's point."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = minimum
+        context.maximum_version = maximum
+
+
 @dataclass(frozen=True)
 class Handshake:
     version: str | None   # negotiated protocol, None when refused
@@ -79,8 +88,7 @@ def handshake(host: str, port: int, minimum: ssl.TLSVersion, maximum: ssl.TLSVer
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    context.minimum_version = minimum
-    context.maximum_version = maximum
+    set_versions(context, minimum, maximum)
     context.set_ciphers(ciphers)
     try:
         with socket.create_connection((host, port), timeout=TIMEOUT_S) as raw, \

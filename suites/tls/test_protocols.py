@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .edge import ANY_CIPHER, Edge, handshake
+from .edge import ANY_CIPHER, Edge, handshake, set_versions
 
 OLD = [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1]
 CURRENT = [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3]
@@ -31,7 +31,7 @@ def permissive_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
                     "-subj", "/CN=control", "-days", "1", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1
+    set_versions(context, ssl.TLSVersion.TLSv1, ssl.TLSVersion.MAXIMUM_SUPPORTED)
     context.set_ciphers(ANY_CIPHER)
     context.load_cert_chain(Path(cert), Path(key))
     listener = socket.create_server(("127.0.0.1", 0))
