@@ -14,7 +14,14 @@ import httpx
 import pytest
 
 from fixtures.clients.http import new_request_id
-from fixtures.clients.search import RequestLogs, connect, field, has_field, log_index, wait_for_request_logs
+from fixtures.clients.search import (
+    RequestLogs,
+    connect,
+    field,
+    has_field,
+    log_index,
+    wait_for_request_logs,
+)
 from fixtures.stack import ComposeStack, Stack
 from fixtures.waits import wait_for
 
