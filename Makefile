@@ -78,7 +78,7 @@ certs: ## Local CA and the edge's server certificate in build/certs (SAN: localh
 
 # --- the bundled stack --------------------------------------------------------------------
 
-up: setup env images verify-config $(if $(EDGE),certs) ## Start the bundled stack (production + verify override) and wait until healthy
+up: setup env images verify-config $(if $(EDGE),certs) ## Start the bundled stack (production + verify override; EDGE=1: TLS edge) and wait until healthy
 	GATEWAY_BIND=$${GATEWAY_BIND:-127.0.0.1} $(STACK) up -d --remove-orphans $(WAIT)
 	@# A running Prometheus/Alertmanager keeps its old rules until told: reload what verify-config wrote.
 	@$(STACK) kill -s HUP prometheus alertmanager >/dev/null
