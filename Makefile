@@ -19,14 +19,18 @@ PROFILE_FILES = $(if $(filter offline,$(STACK_IMAGES)),-f compose/offline.yaml)
 COMPOSE_PROFILES = $(if $(filter official,$(STACK_IMAGES)),official,)
 export COMPOSE_PROFILES
 
+# EDGE=1: nginx terminating TLS in front of the gateway (compose/edge.yaml; offline, its
+# image built here: compose/edge.offline.yaml); then only 80 and 443 are published.
+EDGE_FILES = $(if $(EDGE),-f compose/edge.yaml $(if $(filter offline,$(STACK_IMAGES)),-f compose/edge.offline.yaml))
+
 COMPOSE = docker compose --env-file $(ENV_FILE)
-PROD    = $(COMPOSE) -p $(PROJECT) -f compose/compose.production.yaml $(PROFILE_FILES)
+PROD    = $(COMPOSE) -p $(PROJECT) -f compose/compose.production.yaml $(PROFILE_FILES) $(EDGE_FILES)
 DEV     = $(COMPOSE) -p $(PROJECT)-dev -f compose/compose.development.yaml $(PROFILE_FILES)
 # The bundled stack that `make verify` proves: production + compressed monitoring.
 STACK   = $(PROD) -f compose/verify.yaml
 WAIT    = --wait --wait-timeout 180
 
-.PHONY: help setup engine env images verify-config up down verify smoke chaos chaos-tools health test bench \
+.PHONY: help setup engine env images verify-config certs up down verify smoke chaos chaos-tools health test bench \
         dev-up dev-down dev-build dev-logs dev-ps prod-up prod-down prod-build prod-logs prod-ps \
         db-backup db-restore db-reset backend-shell gateway-shell mongo-shell \
         clean clean-volumes clean-all
@@ -67,9 +71,14 @@ endif
 verify-config: $(VENV)/.installed ## Derive the compressed monitoring config into build/verify
 	$(PY) scripts/verify-config.py build/verify
 
+# The edge's certificates (idempotent): a local CA (build/certs/ca.crt) and a server
+# certificate for localhost, 127.0.0.1, edge and GATEWAY_BIND (+ CERT_SAN). Production: certbot.
+certs: ## Local CA and the edge's server certificate in build/certs (SAN: localhost, 127.0.0.1, edge, GATEWAY_BIND)
+	GATEWAY_BIND=$${GATEWAY_BIND:-127.0.0.1} scripts/make-certs.sh
+
 # --- the bundled stack --------------------------------------------------------------------
 
-up: setup env images verify-config ## Start the bundled stack (production + verify override) and wait until healthy
+up: setup env images verify-config $(if $(EDGE),certs) ## Start the bundled stack (production + verify override; EDGE=1: TLS edge) and wait until healthy
 	GATEWAY_BIND=$${GATEWAY_BIND:-127.0.0.1} $(STACK) up -d --remove-orphans $(WAIT)
 	@# A running Prometheus/Alertmanager keeps its old rules until told: reload what verify-config wrote.
 	@$(STACK) kill -s HUP prometheus alertmanager >/dev/null
@@ -99,8 +108,10 @@ smoke: $(VENV)/.installed ## The smoke suite against the running stack
 
 test: setup images ## The project's own tests: services against real servers, monitoring config checks
 	$(PY) -m fixtures.doctor
+	$(PY) -m fixtures.doctor --override compose/edge.yaml
 	$(PYTEST) tests
 	scripts/check-monitoring.sh
+	scripts/check-edge.sh
 
 bench: $(VENV)/.installed ## Direct vs gateway vs nginx before the backend: req/s, p50/p99, CPU per request, steal
 	@scripts/bench-tools.sh
@@ -118,7 +129,7 @@ dev-logs: ## Follow the development stack's logs
 dev-ps: ## Development stack containers
 	$(DEV) ps -a
 
-prod-up: setup env images ## Production stack (only 5921 published)
+prod-up: setup env images $(if $(EDGE),certs) ## Production stack (only 5921 published; EDGE=1: only 80 and 443)
 	$(PROD) up -d --remove-orphans $(WAIT)
 prod-down: ## Stop the production stack
 	$(PROD) down --remove-orphans

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build every image of the offline profile, in dependency order:
 #   stackproof/base:bookworm  (images/base/build.sh: debootstrap + docker import)
-#   stackproof/<name>:$TAG    for prometheus alertmanager mongo elasticsearch minio sentry
+#   stackproof/<name>:$TAG    for prometheus alertmanager mongo elasticsearch minio sentry edge
 # Python wheels come from build/wheelhouse/<name> (scripts/wheelhouse.sh, run here when needed).
 # Each image is built with the legacy builder from a staged context build/context/<name>
 # (images/<name>/ + images/common/ + its wheels, hard-linked), so unchanged layers are reused
@@ -16,7 +16,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TAG=${TAG:-${STACK_TAG:-dev}}
 BASE_IMAGE=${BASE_IMAGE:-stackproof/base:bookworm}
 DOCKER=${DOCKER:-$( [[ -x /usr/bin/docker ]] && echo /usr/bin/docker || command -v docker || true)}
-ALL_IMAGES=(prometheus alertmanager mongo elasticsearch minio sentry app)
+ALL_IMAGES=(prometheus alertmanager mongo elasticsearch minio sentry edge app)
 # (also buildable: probe -- client toolbox for scripts/verify-images.sh, not part of the stack)
 CTX_ROOT=$ROOT/build/context
 LOG_DIR=$ROOT/build/logs

@@ -24,7 +24,7 @@ MAPPINGS: dict[str, Any] = {
             "request": {"properties": {"method": _keyword()}},
             "response": {"properties": {"status_code": {"type": "integer"}}},
         }},
-        "url": {"properties": {"path": _keyword()}},
+        "url": {"properties": {"path": _keyword(), "scheme": _keyword()}},
         "event": {"properties": {"duration": {"type": "long"}}},
         "error": {"properties": {"type": _keyword(), "message": {"type": "text"}, "stack_trace": {"type": "text"}}},
     }

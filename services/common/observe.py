@@ -24,6 +24,13 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
+def client_scheme(headers: Headers, scheme: str) -> str:
+    """The scheme the client used: the first proxy's X-Forwarded-Proto (the edge terminates
+    TLS, the gateway passes it on), else this connection's. Only http/https are believed."""
+    forwarded = headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return forwarded if forwarded in {"http", "https"} else scheme
+
+
 class ObserveMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -33,7 +40,8 @@ class ObserveMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        supplied = Headers(scope=scope).get("x-request-id", "")
+        headers = Headers(scope=scope)
+        supplied = headers.get("x-request-id", "")
         rid = supplied if _VALID_REQUEST_ID.match(supplied) else new_request_id()
         scope.setdefault("state", {})["request_id"] = rid
         token = request_id_var.set(rid)
@@ -73,6 +81,7 @@ class ObserveMiddleware:
                     "ecs": {
                         "http.request.method": method,
                         "url.path": scope["path"],
+                        "url.scheme": client_scheme(headers, scope.get("scheme", "http")),
                         "http.route": route,
                         "http.response.status_code": status,
                         "event.duration": int(elapsed * 1e9),  # ECS: nanoseconds
