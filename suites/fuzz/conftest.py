@@ -16,7 +16,7 @@ from fixtures import plugin
 from fixtures.clients.compose import SERVICE_PORT
 from fixtures.clients.http import client
 from fixtures.stack import StackError
-from suites.fuzz.driver import Driver, load, operation_labels
+from suites.fuzz.driver import Budget, Driver, load, operation_labels
 
 GATEWAY_PORT = SERVICE_PORT["gateway"]
 DOCUMENT = "/api/openapi.json"
@@ -29,6 +29,7 @@ class Served:
 
     base_url: str = ""
     schema: BaseSchema | None = None
+    budget: Budget | None = None
     labels: list[str] = field(default_factory=list)
     problem: str = ""
 
@@ -45,7 +46,7 @@ def _load(config: pytest.Config) -> Served:
         if response.status_code != 200:
             served.problem = f"GET {served.base_url}{DOCUMENT} → {response.status_code} {response.text[:300]}"
             return served
-        served.schema = load(response.json(), plugin.fuzz_run(config), served.base_url)
+        served.schema, served.budget = load(response.json(), plugin.fuzz_run(config), served.base_url)
         served.labels = operation_labels(served.schema)
     except (StackError, httpx.HTTPError, ValueError, SchemathesisError) as exc:
         served.problem = f"{served.base_url or config.getoption('--target')}{DOCUMENT}: {type(exc).__name__}: {exc}"
@@ -71,10 +72,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def fuzz(pytestconfig: pytest.Config) -> Iterator[Driver]:
     """The session's driver; afterwards, deletes every product the fuzzer left behind."""
     document = served(pytestconfig)
-    if document.schema is None:
+    if document.schema is None or document.budget is None:
         pytest.fail(UNAVAILABLE + document.problem, pytrace=False)
     run = plugin.fuzz_run(pytestconfig)
-    driver = Driver(run, document.schema)
+    driver = Driver(run, document.schema, document.budget)
     run.start()
     yield driver
     run.finish()

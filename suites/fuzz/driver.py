@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from schemathesis import Case, Response
 from schemathesis.generation.feedback import FeedbackSources
 from schemathesis.pytest._test_builder import build_operation_test
 from schemathesis.python._constants.orchestrator import make_constants_value_source
-from schemathesis.schemas import APIOperation, BaseSchema
+from schemathesis.schemas import BaseSchema
 
 from fixtures.clients.http import new_request_id
 from fixtures.plugin import FuzzRun
@@ -38,8 +38,9 @@ PRODUCT = "/api/products/{id}"
 # A scenario is create → read/replace/patch/delete/image: a handful of linked steps.
 SCENARIO_STEPS = 6
 # Of the budget, what the stateful phase gets (in steps); the rest is split over the operations.
-STATEFUL_SHARE = 0.25
+STATEFUL_SHARE = 0.2
 REQUEST_TIMEOUT_S = 10
+METHODS = frozenset({"get", "put", "post", "patch", "delete"})
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,7 @@ class Budget:
                    scenarios=max(1, math.ceil(stateful / SCENARIO_STEPS)))
 
 
-def settings(run: FuzzRun, base_url: str, operations: int) -> schemathesis.Config:
-    budget = Budget.split(run.examples, operations)
+def settings(run: FuzzRun, base_url: str, budget: Budget) -> schemathesis.Config:
     return schemathesis.Config.from_dict({
         "seed": run.seed,
         "base-url": base_url,
@@ -73,15 +73,25 @@ def settings(run: FuzzRun, base_url: str, operations: int) -> schemathesis.Confi
     })
 
 
-def fuzzable(document: dict[str, Any]) -> int:
-    """How many operations the document has outside the fault routes."""
-    return sum(1 for path, item in document.get("paths", {}).items() if not re.match(FAULT_ROUTES, path)
-               for method in item if method in {"get", "put", "post", "patch", "delete"})
+def with_input(document: dict[str, Any]) -> int:
+    """How many operations outside the fault routes take input (parameters or a body): the
+    ones the fuzzing phase can vary. Those without (GET /api/health) run a case or two."""
+    count = 0
+    for path, item in document.get("paths", {}).items():
+        if re.match(FAULT_ROUTES, path):
+            continue
+        for method, operation in item.items():
+            if method in METHODS and (item.get("parameters") or operation.get("parameters") or operation.get("requestBody")):
+                count += 1
+    return count
 
 
-def load(document: dict[str, Any], run: FuzzRun, base_url: str) -> BaseSchema:
-    schema = schemathesis.openapi.from_dict(document, config=settings(run, base_url, fuzzable(document)))
-    return schema.exclude(path_regex=FAULT_ROUTES)
+def load(document: dict[str, Any], run: FuzzRun, base_url: str) -> tuple[BaseSchema, Budget]:
+    """The document as schemathesis sees it, fault routes excluded, and how the run's budget
+    is spread over it."""
+    budget = Budget.split(run.examples, with_input(document))
+    schema = schemathesis.openapi.from_dict(document, config=settings(run, base_url, budget))
+    return schema.exclude(path_regex=FAULT_ROUTES), budget
 
 
 def operation_labels(schema: BaseSchema) -> list[str]:
@@ -122,6 +132,7 @@ class Driver:
 
     run: FuzzRun
     schema: BaseSchema
+    budget: Budget
     session: requests.Session = field(default_factory=requests.Session)
     created: Catalogue = field(default_factory=Catalogue)
     failed: Reproduction | None = None
@@ -217,7 +228,3 @@ class Driver:
             if status not in {204, 404}:
                 problems[product_id] = status
         return problems
-
-    def operations(self) -> Iterator[APIOperation]:
-        for result in self.schema.get_all_operations():
-            yield result.ok()

@@ -15,7 +15,7 @@ import pytest
 
 from fixtures.plugin import FUZZ_REPRODUCTION
 from suites.fuzz.conftest import UNAVAILABLE
-from suites.fuzz.driver import SCENARIO_STEPS, Budget, Driver
+from suites.fuzz.driver import SCENARIO_STEPS, Driver
 
 RecordProperty = Callable[[str, object], None]
 
@@ -49,10 +49,9 @@ def test_operation(fuzz: Driver, operation: str, record_property: RecordProperty
 def test_stateful(fuzz: Driver, record_property: RecordProperty) -> None:
     """Scenarios along the document's links: create, then read, replace, patch, delete, store
     and read the image; each step's answer must be what the link promised."""
-    budget = Budget.split(fuzz.run.examples, len(list(fuzz.operations())))
     scenarios = hypothesis.seed(fuzz.run.seed)(fuzz.state_machine())
     with reported(fuzz, record_property):
         scenarios.run(settings=hypothesis.settings(
-            max_examples=budget.scenarios, stateful_step_count=SCENARIO_STEPS, deadline=None, database=None,
+            max_examples=fuzz.budget.scenarios, stateful_step_count=SCENARIO_STEPS, deadline=None, database=None,
             phases=[hypothesis.Phase.generate], suppress_health_check=list(hypothesis.HealthCheck),
         ))
