@@ -14,6 +14,8 @@ from starlette.testclient import TestClient
 
 from fixtures.plugin import FuzzRun
 from services.backend import openapi
+from services.backend.app import build as build_backend
+from services.common.settings import load_backend
 from suites.fuzz import driver
 from tests.backend.test_images import PNG
 
@@ -136,11 +138,14 @@ IN_PROCESS = [f"{m.upper()} {p}" for p, item in openapi.build(False)["paths"].it
 
 
 @pytest.fixture
-def fuzzed(backend: TestClient) -> Any:
-    """schemathesis over the backend app in-process, configured as the fuzz layer is."""
+def fuzzed(backend_settings: dict[str, str], products: Any) -> Any:
+    """schemathesis over the backend app in-process, configured as the fuzz layer is. Its own
+    app: schemathesis runs (and ends) the app's lifespan itself, which a TestClient's would
+    wait on forever."""
     run = FuzzRun(seed=FUZZ_SEED, examples=200)
     config = driver.settings(run, "http://testserver", driver.Budget(per_operation=25, scenarios=10))
-    return schemathesis.openapi.from_asgi("/api/openapi.json", backend.app, config=config).exclude(path_regex=driver.FAULT_ROUTES)
+    app = build_backend(load_backend(backend_settings))
+    return schemathesis.openapi.from_asgi("/api/openapi.json", app, config=config).exclude(path_regex=driver.FAULT_ROUTES)
 
 
 @pytest.mark.parametrize("label", IN_PROCESS)
