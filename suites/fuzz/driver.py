@@ -24,6 +24,7 @@ from typing import Any
 import requests
 import schemathesis
 from schemathesis import Case, Response
+from schemathesis.core.result import Err
 from schemathesis.generation.feedback import FeedbackSources
 from schemathesis.pytest._test_builder import build_operation_test
 from schemathesis.python._constants.orchestrator import make_constants_value_source
@@ -98,7 +99,9 @@ def operation_labels(schema: BaseSchema) -> list[str]:
     """``METHOD /path`` of each fuzzed operation; a document that does not load raises."""
     labels = []
     for result in schema.get_all_operations():
-        labels.append(result.ok().label)  # an InvalidSchema is raised here, naming the operation
+        if isinstance(result, Err):
+            raise result.err()  # an InvalidSchema, naming the operation
+        labels.append(result.ok().label)
     return labels
 
 
