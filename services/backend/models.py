@@ -91,6 +91,11 @@ Stock = Annotated[int, PlainValidator(_stock), WithJsonSchema(STOCK_SCHEMA)]
 NOT_NULL = ("name", "price", "stock")
 
 
+# Valid payloads for the document (a fuzzer's examples phase sends them as they are).
+PRODUCT_EXAMPLES = [{"name": "Espresso cup", "price": 9.5, "sku": "CUP-ESP-01", "stock": 12}, {"name": "Tea towel", "price": 4}]
+PATCH_EXAMPLES = [{"price": 7.25}, {"stock": 0, "sku": None}]
+
+
 def _patch_schema(schema: dict[str, Any]) -> None:
     # Optional but never null (only sku: null means something), and never empty.
     for name in NOT_NULL:
@@ -98,12 +103,13 @@ def _patch_schema(schema: dict[str, Any]) -> None:
         schema["properties"][name] = next(branch for branch in prop.pop("anyOf") if branch != {"type": "null"})
         prop.pop("default", None)
     schema["minProperties"] = 1
+    schema["examples"] = PATCH_EXAMPLES
 
 
 class ProductIn(BaseModel):
     """A whole product: POST and PUT."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": PRODUCT_EXAMPLES})
     name: Name
     price: Price
     sku: Sku | None = None

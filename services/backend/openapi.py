@@ -46,7 +46,8 @@ def _link(operation: str, description: str) -> dict[str, Any]:
     return {"operationId": operation, "parameters": {"id": "$response.body#/id"}, "description": description}
 
 
-ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{24}$"}}
+ID = {"name": "id", "in": "path", "required": True, "example": "6b0fc653fe56dbf9b250d88c",
+      "schema": {"type": "string", "pattern": "^[0-9a-f]{24}$"}}
 IMAGE_TYPES = {t: {"schema": {"type": "string", "format": "binary"}} for t in sorted(ALLOWED_TYPES)}
 # What a product's id leads to, once the API has answered with it.
 PRODUCT_LINKS = {
@@ -66,9 +67,9 @@ def _products() -> dict[str, Any]:
                 "operationId": "listProducts",
                 "summary": "List products, oldest first",
                 "parameters": [
-                    {"name": "limit", "in": "query",
+                    {"name": "limit", "in": "query", "example": 10,
                      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 20}},
-                    {"name": "offset", "in": "query",
+                    {"name": "offset", "in": "query", "example": 10,
                      "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}},
                 ],
                 "responses": {"200": {"description": "A page of products", **_json("ProductPage")}, **_errors(422, 503)},

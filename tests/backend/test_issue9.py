@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import hypothesis
 import pytest
+import schemathesis
+from schemathesis.generation.feedback import FeedbackSources
+from schemathesis.pytest._test_builder import build_operation_test
+from schemathesis.python._constants.orchestrator import make_constants_value_source
 from starlette.testclient import TestClient
+
+from fixtures.plugin import FuzzRun
+from services.backend import openapi
+from services.backend.app import build as build_backend
+from services.common.settings import load_backend
+from suites.fuzz import driver
+from tests.backend.test_images import PNG
 
 pytestmark = pytest.mark.servers
 
@@ -68,5 +80,103 @@ def test_document_lists_the_gateway_answers_and_fault_routes_only_when_on(backen
             if isinstance(operation, dict) and "responses" in operation:
                 assert {"502", "504"} <= set(operation["responses"]), operation
     assert "/api/debug/slow" in spec["paths"]
-    from services.backend import openapi
     assert not any(p.startswith("/api/debug") for p in openapi.build(False)["paths"])
+
+
+def test_document_examples_are_accepted(backend: TestClient) -> None:
+    """The examples the document carries (what a fuzzer's examples phase sends) are valid."""
+    schemas = backend.get("/api/openapi.json").json()["components"]["schemas"]
+    for example in schemas["ProductIn"]["examples"]:
+        created = backend.post("/api/products", json=example)
+        assert created.status_code == 201, created.text
+        for patch in schemas["ProductPatch"]["examples"]:
+            response = backend.patch(f"/api/products/{created.json()['id']}", json=patch)
+            assert response.status_code == 200, response.text
+
+
+def _operation(spec: dict[str, Any], operation_id: str) -> tuple[str, str]:
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if isinstance(operation, dict) and operation.get("operationId") == operation_id:
+                return method.upper(), path
+    raise AssertionError(f"a link names operationId {operation_id!r}, which the document does not have")
+
+
+def _follow(backend: TestClient, spec: dict[str, Any], link: dict[str, Any], product_id: str) -> int:
+    """A link of an answer, followed with a valid request: the status."""
+    method, path = _operation(spec, link["operationId"])
+    assert link["parameters"] == {"id": "$response.body#/id"}, link
+    url = path.format(id=product_id)
+    if path.endswith("/image") and method == "PUT":
+        return backend.put(url, content=PNG, headers={"content-type": "image/png"}).status_code
+    bodies = {"PUT": {"name": "b", "price": 2}, "PATCH": {"stock": 3}}
+    return backend.request(method, url, json=bodies.get(method)).status_code
+
+
+def test_links_say_what_follows(backend: TestClient) -> None:
+    """A created product can be read, replaced, patched, deleted and given an image; only
+    one whose image was stored has an image to read (a fuzzer following a link from create
+    to the image read got a 404 and reported a created resource not found)."""
+    spec = backend.get("/api/openapi.json").json()
+    followed = {}
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            for status, response in (operation.get("responses", {}) if isinstance(operation, dict) else {}).items():
+                for name, link in response.get("links", {}).items():
+                    # Each link from a fresh answer of its source: what the source leaves behind.
+                    product_id = backend.post("/api/products", json={"name": "linked", "price": 1}).json()["id"]
+                    if path.endswith("/image"):
+                        stored = backend.put(f"/api/products/{product_id}/image", content=PNG, headers={"content-type": "image/png"})
+                        assert stored.status_code == 200, stored.text
+                    followed[f"{method.upper()} {path} {status} → {name}"] = _follow(backend, spec, link, product_id)
+    assert followed and all(code < 400 for code in followed.values()), followed
+    assert not any(key.startswith("POST /api/products 201") and key.endswith("GetProductImage") for key in followed)
+
+
+FUZZ_SEED = 9
+IN_PROCESS = [f"{m.upper()} {p}" for p, item in openapi.build(False)["paths"].items() for m in item if m in driver.METHODS]
+
+
+@pytest.fixture
+def fuzzed(backend_settings: dict[str, str], products: Any) -> Any:
+    """schemathesis over the backend app in-process, configured as the fuzz layer is. Its own
+    app: schemathesis runs (and ends) the app's lifespan itself, which a TestClient's would
+    wait on forever."""
+    run = FuzzRun(seed=FUZZ_SEED, examples=200)
+    config = driver.settings(run, "http://testserver", driver.Budget(per_operation=25, scenarios=10))
+    app = build_backend(load_backend(backend_settings))
+    return schemathesis.openapi.from_asgi("/api/openapi.json", app, config=config).exclude(path_regex=driver.FAULT_ROUTES)
+
+
+@pytest.mark.parametrize("label", IN_PROCESS)
+def test_fuzzer_finds_nothing(fuzzed: Any, label: str) -> None:
+    """Every phase but the stateful one, every check, on one operation (issue 9's 11 findings
+    were all of this kind: a 500, a wrong Allow, schema-valid refused, schema-invalid taken)."""
+    operation = fuzzed.find_operation_by_label(label)
+    sent: list[str] = []
+
+    def check(case: Any) -> None:
+        sent.append(case.method)
+        case.call_and_validate()
+
+    build_operation_test(config=fuzzed.config, operation=operation, test_func=check, given_kwargs={},
+                         feedback=FeedbackSources(constants_value_source=make_constants_value_source(fuzzed)))()
+    assert sent, f"{label}: no case generated"
+
+
+def test_stateful_fuzzer_finds_nothing(fuzzed: Any, products: Any) -> None:
+    steps: list[str] = []
+
+    class Scenarios(fuzzed.as_state_machine()):  # type: ignore[misc]
+        def after_call(self, response: Any, case: Any) -> None:
+            super().after_call(response, case)
+            steps.append(case.operation.label)
+
+        def teardown(self) -> None:
+            products.delete_many({})  # each scenario starts from the same (empty) catalogue
+            super().teardown()
+
+    hypothesis.seed(FUZZ_SEED)(Scenarios).run(settings=hypothesis.settings(
+        max_examples=10, stateful_step_count=driver.SCENARIO_STEPS, deadline=None, database=None,
+        phases=[hypothesis.Phase.generate], suppress_health_check=list(hypothesis.HealthCheck)))
+    assert "GET /api/products/{id}/image" in steps, f"no scenario reached the image read: {sorted(set(steps))}"
