@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from urllib.parse import unquote_to_bytes
 
 import httpx
 import sentry_sdk
@@ -36,6 +37,28 @@ KEEPALIVE_EXPIRY_S = 2.0
 
 class BodyTooLarge(Exception):
     pass
+
+
+def path_fault(raw_path: bytes) -> str | None:
+    """Why ``raw_path`` must not be relayed, or None.
+
+    The proxy relays the path as received, and httpx resolves dot-segments when it builds
+    the upstream URL: ``/api/../metrics`` reached the backend as ``/metrics``. Checked after
+    one percent-decoding, as the backend will see it, so ``%2e%2e`` and ``%2F..`` count too;
+    a backslash is a separator to some servers, and a path that is not UTF-8 names no resource.
+    """
+    decoded = unquote_to_bytes(raw_path)
+    try:
+        text = decoded.decode("utf-8")
+    except UnicodeDecodeError:
+        return "path is not UTF-8 once percent-decoded"
+    if "\\" in text:
+        return "path contains a backslash"
+    if any(ord(char) < 0x20 or char == "\x7f" for char in text):
+        return "path contains a control character"
+    if any(segment in {".", ".."} for segment in text.split("/")):
+        return "path contains a dot-segment"
+    return None
 
 
 class UpstreamProxy:
@@ -94,10 +117,13 @@ class UpstreamProxy:
 
     async def handle(self, request: Request) -> Response:
         assert self.client is not None, "proxy used outside the app's lifespan"
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        fault = path_fault(raw_path)
+        if fault is not None:
+            return error_response(request, 400, "invalid_path", detail=fault)
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             return error_response(request, 413, limit_bytes=self.max_body_bytes)
-        raw_path = request.scope.get("raw_path") or request.url.path.encode()
         query = request.scope.get("query_string", b"")
         url = httpx.URL(self.backend_url).copy_with(raw_path=raw_path + (b"?" + query if query else b""))
         has_body = request.method not in {"GET", "HEAD", "OPTIONS", "DELETE"} or declared not in {None, "0"}
