@@ -324,9 +324,25 @@ def test_ambiguous_framing_is_refused_and_closed(backend: FakeBackend, gateway_p
     answer = exchange(gateway_port, payload, name)
     assert_refused(answer, statuses, name)
     assert answer.closed, f"{name}: answered {answer.status} but kept the connection open"
-    if answer.status is not None:
-        assert answer.json()["error"], f"{name}: error body {answer.body!r}"
     assert_backend_saw_only_control(backend, gateway_port)
+
+
+EDGE_REFUSALS = {
+    "parser-refusal": (FRAMINGS["cl-conflicting"][0], 400, "bad_request"),
+    "unsupported-coding": (FRAMINGS["te-gzip-chunked"][0], 501, "not_implemented"),
+    "oversized-head": (request("GET", "/api/products", "X-Big: " + "a" * MAX_HEAD_BYTES), 431,
+                       "request_header_fields_too_large"),
+}
+
+
+@pytest.mark.parametrize("name", EDGE_REFUSALS.keys())
+def test_edge_refusals_carry_the_api_error_shape(gateway_port: int, name: str) -> None:
+    """Refused before any app runs, yet shaped like services.common.errors' bodies (no request id yet)."""
+    payload, status, error = EDGE_REFUSALS[name]
+    answer = exchange(gateway_port, payload, name)
+    assert answer.status == status, f"{name}: {answer}"
+    body = answer.json()
+    assert body["error"] == error and body["detail"] and "request_id" in body, f"{name}: body {body}"
 
 
 def test_a_chunked_body_reaches_the_backend_once_and_framed(backend: FakeBackend, gateway_port: int) -> None:
