@@ -196,14 +196,23 @@ class EdgeProtocol(HttpToolsProtocol):
         logger.warning("refused a request from %s with %d: %s", self._peer(), refusal.status, refusal.detail)
         if self.transport.is_closing():
             return
-        if self._busy():
-            # An earlier response is being written on this connection and ours would land in
-            # the middle of it: that one finishes, then the connection closes unanswered.
-            self.pipeline.clear()
-            if self.cycle is not None:
-                self.cycle.keep_alive = False
-            self.flow.pause_reading()
-            return
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            if not cycle.more_body:
+                # This request is whole and being answered; the bad bytes are a pipelined next
+                # one. Ours would land in the middle of that answer: it finishes, then we close.
+                self.pipeline.clear()
+                cycle.keep_alive = False
+                self.flow.pause_reading()
+                return
+            # The bad bytes are inside this request's own body (a broken chunk): it can never
+            # complete. The app is told the client left (the proxy then abandons the upstream
+            # request mid-body), and must not write after our answer.
+            cycle.disconnected = True
+            cycle.message_event.set()
+            if cycle.response_started:
+                self.transport.close()  # its answer is half-written: cutting it is all that is left
+                return
         body = json.dumps({"error": refusal.error, "detail": refusal.detail, "request_id": None}).encode()
         head = [STATUS_LINE[refusal.status]]
         for name, value in self.server_state.default_headers:

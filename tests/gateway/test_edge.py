@@ -345,6 +345,18 @@ def test_edge_refusals_carry_the_api_error_shape(gateway_port: int, name: str) -
     assert body["error"] == error and body["detail"] and "request_id" in body, f"{name}: body {body}"
 
 
+def test_a_broken_chunk_mid_body_never_completes_a_request_upstream(backend: FakeBackend, gateway_port: int) -> None:
+    """The head was fine, so the proxy may already be streaming the body upstream when the
+    bad chunk arrives: the backend may see that request cut short, never completed."""
+    answer = exchange(gateway_port, request("POST", "/api/products", "Transfer-Encoding: chunked",
+                                            body=b"5\r\nhello\r\nzz\r\nabc\r\n0\r\n\r\n"), "a broken chunk")
+    assert_refused(answer, {400}, "a broken chunk")
+    assert answer.closed, f"a broken chunk: answered {answer.status} but kept the connection open"
+    control = exchange(gateway_port, request("GET", CONTROL, "Connection: close"), "the control request")
+    assert control.status == 200 and backend.targets() == [CONTROL], f"the backend saw {backend.targets()}"
+    assert all("incomplete" in fault for fault in backend.unframed), f"the backend got {backend.unframed}"
+
+
 def test_a_chunked_body_reaches_the_backend_once_and_framed(backend: FakeBackend, gateway_port: int) -> None:
     payload = request("POST", "/api/products", "Transfer-Encoding: chunked", "Content-Type: text/plain",
                       "Connection: close", body=b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
