@@ -235,6 +235,7 @@ def request(method: str, target: str, *headers: str, body: bytes = b"", version:
 
 
 def assert_backend_saw_only_control(backend: FakeBackend, port: int) -> None:
+    __tracebackhide__ = True
     control = exchange(port, request("GET", CONTROL, "Connection: close"), "the control request")
     assert control.status == 200, f"control request through the gateway answered {control}"
     assert backend.unframed == [], f"the backend got bytes it could not frame: {backend.unframed}"
@@ -242,6 +243,7 @@ def assert_backend_saw_only_control(backend: FakeBackend, port: int) -> None:
 
 
 def assert_refused(answer: Answer, statuses: set[int], what: str) -> None:
+    __tracebackhide__ = True
     assert answer.status in statuses or (answer.status is None and answer.closed), \
         f"{what}: expected one of {sorted(statuses)} or a close, got {answer.status} {answer.body[:200]!r}"
     assert answer.elapsed < ANSWER_DEADLINE_S, f"{what}: answered after {answer.elapsed:.1f} s"
@@ -413,16 +415,17 @@ def test_a_head_under_the_bound_is_relayed(backend: FakeBackend, gateway_port: i
 
 
 def trickle(sock: socket.socket, data: bytes, interval: float, what: str) -> Answer:
-    """Send ``data`` a byte every ``interval`` s until the gateway answers or closes."""
+    """Send ``data`` a byte every ``interval`` s until the gateway answers or closes, or the deadline."""
     started = time.monotonic()
+    deadline = HEAD_TIMEOUT_S + ANSWER_DEADLINE_S
     for byte in data:
-        if select.select([sock], [], [], interval)[0]:
+        if select.select([sock], [], [], interval)[0] or time.monotonic() - started > deadline:
             break
         try:
             sock.sendall(bytes([byte]))
         except (BrokenPipeError, ConnectionResetError):
             break
-    return read_answer(sock, started, deadline=HEAD_TIMEOUT_S + ANSWER_DEADLINE_S, what=what)
+    return read_answer(sock, started, deadline=deadline, what=what)
 
 
 def test_a_head_sent_byte_by_byte_is_cut_off(backend: FakeBackend, gateway_port: int) -> None:
