@@ -24,6 +24,7 @@ import h11
 import pytest
 import yaml
 
+from services.common.settings import EdgeSettings, SettingsError, load_edge
 from tests.apps import ROOT, ServiceProcess
 from tests.servers.base import LOOPBACK
 
@@ -467,3 +468,12 @@ def test_a_head_in_two_parts_within_the_bound_is_served(backend: FakeBackend, ga
         answer = read_answer(sock, started, what="a head in two parts")
     assert answer.status == 200, f"a head completed within {HEAD_TIMEOUT_S} s: {answer}"
     assert backend.targets() == ["/api/products"]
+
+
+# Settings ----------------------------------------------------------------------------------
+
+
+def test_edge_settings_default_and_refuse_nonsense() -> None:
+    assert load_edge({}) == EdgeSettings(head_timeout=10.0, max_head_bytes=MAX_HEAD_BYTES)
+    with pytest.raises(SettingsError, match="EDGE_HEAD_TIMEOUT.*EDGE_MAX_HEAD_BYTES"):
+        load_edge({"EDGE_HEAD_TIMEOUT": "0", "EDGE_MAX_HEAD_BYTES": "lots"})
