@@ -57,6 +57,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._message_begun = False
         self._refused = False
+        self._close_after_response = False
 
     # Connection --------------------------------------------------------------------------
 
@@ -133,6 +134,11 @@ class EdgeProtocol(HttpToolsProtocol):
         super().on_message_complete()
         self._in_head = True
 
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._close_after_response and not self.transport.is_closing():
+            self.transport.close()
+
     # Checks -----------------------------------------------------------------------------
 
     def _check_framing(self) -> None:
@@ -197,14 +203,19 @@ class EdgeProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         cycle = self.cycle
-        if cycle is not None and not cycle.response_complete:
-            if not cycle.more_body:
-                # This request is whole and being answered; the bad bytes are a pipelined next
-                # one. Ours would land in the middle of that answer: it finishes, then we close.
-                self.pipeline.clear()
+        # uvicorn's ``cycle`` is the newest request; a non-empty pipeline means an earlier one
+        # is still being answered.
+        if self.pipeline or (cycle is not None and not cycle.response_complete and not cycle.more_body):
+            # A whole request is being answered and the bad bytes follow it (pipelined). Ours
+            # would land in the middle of that answer: it finishes, then the connection closes;
+            # requests queued behind it never ran, so dropping them is safe to retry.
+            self.pipeline.clear()
+            if cycle is not None:
                 cycle.keep_alive = False
-                self.flow.pause_reading()
-                return
+            self._close_after_response = True
+            self.flow.pause_reading()
+            return
+        if cycle is not None and not cycle.response_complete:
             # The bad bytes are inside this request's own body (a broken chunk): it can never
             # complete. The app is told the client left (the proxy then abandons the upstream
             # request mid-body), and must not write after our answer.

@@ -360,6 +360,17 @@ def test_a_broken_chunk_mid_body_never_completes_a_request_upstream(backend: Fak
     assert all("incomplete" in fault for fault in backend.unframed), f"the backend got {backend.unframed}"
 
 
+@pytest.mark.parametrize("first", ["GET", "POST"])
+def test_a_bad_request_pipelined_behind_a_good_one(backend: FakeBackend, gateway_port: int, first: str) -> None:
+    """The good one is answered whole, then the connection closes: one request upstream, framed."""
+    good = request(first, "/api/first", "Content-Length: 2", body=b"ok") if first == "POST" \
+        else request(first, "/api/first")
+    answer = exchange(gateway_port, good + FRAMINGS["cl-conflicting"][0] + request("GET", "/api/third"),
+                      "pipelined good + bad")
+    assert answer.status == 200 and answer.closed, f"pipelined good + bad: {answer}"
+    assert backend.unframed == [] and backend.targets() == ["/api/first"], f"the backend saw {backend.seen}"
+
+
 def test_a_chunked_body_reaches_the_backend_once_and_framed(backend: FakeBackend, gateway_port: int) -> None:
     payload = request("POST", "/api/products", "Transfer-Encoding: chunked", "Content-Type: text/plain",
                       "Connection: close", body=b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
