@@ -227,3 +227,23 @@ def load_receiver(environ: Mapping[str, str] | None = None) -> ReceiverSettings:
     )
     reader.check("receiver")
     return settings
+
+
+@dataclass(frozen=True)
+class EdgeSettings:
+    """Bounds on a request head, enforced by ``services.common.edge`` before any app sees it."""
+
+    head_timeout: float  # seconds from a request's first byte (or the connection) to its blank line
+    max_head_bytes: int  # request line plus header block
+
+
+def load_edge(environ: Mapping[str, str] | None = None) -> EdgeSettings:
+    env = os.environ if environ is None else environ
+    reader = _Reader(env)
+    settings = EdgeSettings(
+        head_timeout=reader.get("EDGE_HEAD_TIMEOUT", cast=_positive(float), default=10.0),
+        # Node's and nginx's usual bound: far above any browser's head, far below a DoS buffer.
+        max_head_bytes=reader.get("EDGE_MAX_HEAD_BYTES", cast=_positive(int), default=16 * 1024),
+    )
+    reader.check("edge")
+    return settings
