@@ -16,8 +16,10 @@ from starlette.testclient import TestClient
 from services.common.settings import load_gateway
 from services.gateway.app import build
 
-# What the gateway itself adds to every upstream request.
-GATEWAY_ADDS = {"host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id"}
+# What the gateway itself adds to every upstream request; and, once Sentry is on (another
+# test in this process may have turned it on), its trace propagation to the backend.
+GATEWAY_ADDS = {"host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id",
+                "sentry-trace", "baggage"}
 
 
 class ScriptedUpstream:
