@@ -19,7 +19,8 @@ from services.backend.models import ErrorBody, Product, ProductIn, ProductPage, 
 _REF = "#/components/schemas/{model}"
 
 REASONS = {
-    400: "Body is not valid JSON",
+    400: "Body is not valid JSON, or the gateway refused the path (`invalid_path`: a dot-segment, backslash, "
+         "control character or non-UTF-8 once percent-decoded)",
     404: "No product with this id (also for a malformed id), or it has no image",
     409: "Another product has this sku",
     413: "Body over the size limit (the gateway's, or the backend's image limit); `limit_bytes` says it",
@@ -30,7 +31,7 @@ REASONS = {
     503: "A dependency (mongo, object_store) is unavailable; `dependency` names it",
     504: "The backend did not answer within the gateway's timeout",
 }
-GATEWAY = (502, 504)  # any route behind the gateway
+GATEWAY = (400, 502, 504)  # any route behind the gateway (400: its path guard)
 JSON_BODY = (400, 413, 415, 422)  # any route that reads a JSON body
 
 
