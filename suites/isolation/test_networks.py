@@ -6,19 +6,12 @@ reference: an override that adds a network fails here."""
 from __future__ import annotations
 
 from fixtures import policy
-from fixtures.clients.compose import hardening, is_development
-from fixtures.stack import SERVICE_LABEL, ComposeStack
+from fixtures.clients.compose import stack_violations
+from fixtures.stack import ComposeStack
 
 
 def test_network_membership_matches_the_policy(compose_stack: ComposeStack) -> None:
-    rules = policy.load()
-    development = is_development(compose_stack)
-    differences = {}
-    for service in sorted({c.labels[SERVICE_LABEL] for c in compose_stack.containers()} & set(rules.services)):
-        found = [v for v in rules.service(service).violations(hardening(compose_stack, service), rules, development)
-                 if v.startswith("networks:")]
-        if found:
-            differences[service] = found
+    differences = stack_violations(compose_stack, "networks")
     assert not differences, f"networks differ from compose/policy.yaml: {differences}"
 
 

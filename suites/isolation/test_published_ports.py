@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from fixtures.clients import probe
-from fixtures import policy
-from fixtures.clients.compose import SERVICE_PORT, hardening, is_development
+from fixtures.clients.compose import SERVICE_PORT, stack_violations
 from fixtures.stack import SERVICE_LABEL, ComposeStack
 from suites.tls.edge import HTTP_PORT, HTTPS_PORT
 
@@ -75,12 +74,5 @@ def test_only_the_public_entry_publishes_ports(compose_stack: ComposeStack) -> N
 
 
 def test_live_port_bindings_match_the_policy(compose_stack: ComposeStack) -> None:
-    rules = policy.load()
-    development = is_development(compose_stack)
-    mismatches = {}
-    for service in sorted({c.labels[SERVICE_LABEL] for c in compose_stack.containers()} & set(rules.services)):
-        found = [v for v in rules.service(service).violations(hardening(compose_stack, service), rules, development)
-                 if v.startswith("published:")]
-        if found:
-            mismatches[service] = found
+    mismatches = stack_violations(compose_stack, "published")
     assert not mismatches, f"HostConfig.PortBindings differ from compose/policy.yaml: {mismatches}"

@@ -16,7 +16,7 @@ import pytest
 import testinfra
 
 from fixtures import policy
-from fixtures.clients.compose import declared, hardening, is_development, service_container
+from fixtures.clients.compose import declared, hardening, policy_violations, service_container
 from fixtures.stack import ComposeStack
 
 # The policy's settings that one container's HostConfig answers (networks and published
@@ -26,11 +26,8 @@ SETTINGS = ["user", "read_only", "no_new_privileges", "capabilities", "privilege
 
 @pytest.mark.parametrize("setting", SETTINGS)
 def test_meets_the_policy(compose_stack: ComposeStack, service: str, setting: str) -> None:
-    rules = policy.load()
-    seen = hardening(compose_stack, service)
-    found = [v for v in rules.service(service).violations(seen, rules, is_development(compose_stack))
-             if v.startswith(f"{setting}:")]
-    assert not found, f"{service} ({seen.image}): {'; '.join(found)} — compose/policy.yaml"
+    found = policy_violations(compose_stack, service, setting)
+    assert not found, f"{service} ({hardening(compose_stack, service).image}): {'; '.join(found)} — compose/policy.yaml"
 
 
 def test_runs_as_non_root(compose_stack: ComposeStack, service: str) -> None:
