@@ -1,6 +1,7 @@
 """Break the running stack on purpose: the right alert reaches the receiver within the
 bound computed from the live configuration, the platform degrades cleanly, and everything
-recovers with nothing lost. One experiment per test; journals in reports/chaos/."""
+recovers with nothing lost. One experiment per test; journals in reports/chaos/ (output
+only: the report gets the observation from the test itself)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from fixtures.chaos.experiment import Expect, Experiment, Runner
 from fixtures.chaos.faults import Crash, Disconnect, Kill, Latency, Pause, Unsupported
+from fixtures.results import record_chaos
 from fixtures.stack import ComposeStack
 from suites.chaos.checks import (
     LogMarker,
@@ -73,14 +75,10 @@ def runner(compose_stack: ComposeStack) -> Iterator[Runner]:
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS, ids=[e.name for e in EXPERIMENTS])
-def test_experiment(runner: Runner, experiment: Experiment, record_property: pytest.RecordProperty) -> None:
+def test_experiment(runner: Runner, experiment: Experiment, request: pytest.FixtureRequest) -> None:
     try:
         observed = runner.run(experiment).observation
     except Unsupported as exc:
         pytest.skip(f"{experiment.name}: {exc}")
-    # Named to end as the report's Measured table expects (_s, _ratio).
-    for name, value in (("ttd_s", observed.time_to_detect_s), ("bound_s", observed.bound.total if observed.bound else None),
-                        ("ttd_ratio", observed.ratio), ("ttr_s", observed.time_to_recover_s)):
-        if value is not None:
-            record_property(f"{experiment.name}.{name}", value)
+    record_chaos(request.node, observed)  # the report's timeline and Measured table, in memory
     assert observed.result == "passed", f"{experiment.name}: " + "\n".join(observed.failures)

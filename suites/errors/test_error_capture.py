@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
 from fixtures.clients.http import new_request_id, service_client
 from fixtures.clients.sentry import CapturedEvent, EventsApi, events_api
+from fixtures.results import Measure
 from fixtures.stack import Stack
 from fixtures.waits import wait_for
 
@@ -50,20 +50,20 @@ def check_error_body(response: httpx.Response, status: int, error: str, request_
     assert echoed == request_id, f"{where}: x-request-id {echoed!r}, expected {request_id!r}"
 
 
-def test_upstream_timeout_is_captured_by_the_gateway(stack: Stack, sentry: EventsApi, record_property: Any) -> None:
+def test_upstream_timeout_is_captured_by_the_gateway(stack: Stack, sentry: EventsApi, measure: Measure) -> None:
     request_id, response = send(stack, "POST", f"/api/debug/slow?seconds={SLOW_S}", timeout=SLOW_S + 5)
     answered = time.monotonic()  # the gateway reports the timeout as it answers
     check_error_body(response, 504, "upstream_timeout", request_id)
     event = captured(sentry, "gateway", request_id)
-    record_property("upstream_error_capture_latency_s", round(time.monotonic() - answered, 3))
+    measure("upstream_error_capture_latency", round(time.monotonic() - answered, 3), "s")
     assert event.tags.get("upstream_error") == "timeout", f"gateway event {event.id}: tags {event.tags}"
 
 
-def test_backend_exception_is_captured(stack: Stack, sentry: EventsApi, record_property: Any) -> None:
+def test_backend_exception_is_captured(stack: Stack, sentry: EventsApi, measure: Measure) -> None:
     sent = time.monotonic()
     request_id, response = send(stack, "POST", "/api/debug/error")
     check_error_body(response, 500, "internal_error", request_id)
     event = captured(sentry, "backend", request_id)
-    record_property("error_capture_latency_s", round(time.monotonic() - sent, 3))
+    measure("error_capture_latency", round(time.monotonic() - sent, 3), "s")
     assert any(kind == "RuntimeError" and request_id in value for kind, value in event.exceptions), \
         f"backend event {event.id} for {request_id}: exceptions {event.exceptions}"

@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
 
 import pytest
 
 from fixtures.clients.http import new_request_id, service_client
-from fixtures.clients.search import SERVICES, RequestLogs, connect, field, has_field, log_index, wait_for_request_logs
+from fixtures.clients.search import (
+    SERVICES,
+    RequestLogs,
+    connect,
+    field,
+    has_field,
+    log_index,
+    wait_for_request_logs,
+)
+from fixtures.results import Measure
 from fixtures.stack import Stack
 
 ECS_FIELDS = ("@timestamp", "log.level", "message", "service.name", "http.request.method", "url.path",
@@ -31,8 +39,8 @@ def shipped(stack: Stack) -> RequestLogs:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_request_leaves_an_ecs_access_log(shipped: RequestLogs, service: str, record_property: Any) -> None:
-    record_property("log_ingest_latency_s", round(shipped.latency_s[service], 3))
+def test_request_leaves_an_ecs_access_log(shipped: RequestLogs, service: str, measure: Measure) -> None:
+    measure("log_ingest_latency", round(shipped.latency_s[service], 3), "s")
     access = [doc for doc in shipped.documents[service] if has_field(doc, "http.response.status_code")]
     assert access, f"{log_index(service)}: no access log for {shipped.request_id}, only {shipped.documents[service]}"
     doc = access[0]

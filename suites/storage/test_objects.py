@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import os
 import time
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from minio import Minio
 
 from fixtures.clients import objectstore
 from fixtures.clients.http import client
+from fixtures.results import Measure
 from fixtures.stack import Stack
 from fixtures.waits import wait_for
 from suites.storage.checks import put, refused, sha256
@@ -21,20 +21,19 @@ from suites.storage.checks import put, refused, sha256
 MiB = 1024 * 1024
 BAD_SIGNATURE = {"SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied"}
 PRESIGN_EXPIRY_S = 2
-RecordProperty = Callable[[str, object], None]
 
 
 # Kept small on purpose: the offline store (SeaweedFS, 512 MiB limit) grows ~90 MiB per
 # 10 MiB multipart upload and was OOM-killed after a few runs; the stack is shared.
 @pytest.mark.parametrize("size", [1, 256 * 1024 + 7, MiB + 1], ids=["1B", "256KiB+7", "1MiB+1"])
 def test_round_trip_keeps_every_byte(store: Minio, bucket: str, scratch: str, size: int,
-                                     record_property: RecordProperty) -> None:
+                                     measure: Measure) -> None:
     data, key = os.urandom(size), f"{scratch}random-{size}"
     started = time.perf_counter()
     store.put_object(bucket, key, io.BytesIO(data), size, metadata={"sha256": sha256(data)})
     with store.get_object(bucket, key) as response:
         back = response.read()
-    record_property(f"roundtrip_{size}B_s", round(time.perf_counter() - started, 3))
+    measure(f"roundtrip_{size}B", round(time.perf_counter() - started, 3), "s")
     assert (len(back), sha256(back)) == (size, sha256(data)), f"{bucket}/{key}: {len(back)} bytes came back of {size}"
     stat = store.stat_object(bucket, key)
     assert stat.size == size, f"{bucket}/{key}: stat size {stat.size}, put {size}"
@@ -43,7 +42,7 @@ def test_round_trip_keeps_every_byte(store: Minio, bucket: str, scratch: str, si
 
 
 def test_presigned_get_works_then_expires(stack: Stack, store: Minio, bucket: str, scratch: str,
-                                          record_property: RecordProperty) -> None:
+                                          measure: Measure) -> None:
     key, data = f"{scratch}presigned", os.urandom(1024)
     put(store, bucket, key, data)
     signed = time.monotonic()
@@ -57,7 +56,7 @@ def test_presigned_get_works_then_expires(stack: Stack, store: Minio, bucket: st
                            until=lambda response: response.status_code != 200, timeout=PRESIGN_EXPIRY_S + 5,
                            interval=0.2, max_interval=0.2)
     refused_after = time.monotonic() - signed
-    record_property("presigned_refused_after_s", round(refused_after, 2))
+    measure("presigned_refused_after", round(refused_after, 2), "s")
     assert expired.status_code == 403 and "AccessDenied" in expired.text, \
         f"expired presigned URL: {expired.status_code} {expired.text[:300]}"
     # X-Amz-Date has whole seconds, so the URL is good for at least expiry - 1 s.
