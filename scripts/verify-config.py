@@ -45,16 +45,16 @@ MAPPING: dict[str, dict[str, dict[str, Pair]]] = {
     # prometheus.yml, `global:` (jobs may not override these; see _prometheus)
     "prometheus": {
         "global": {
-            "scrape_interval": ("15s", "5s"),
-            "scrape_timeout": ("10s", "4s"),
-            "evaluation_interval": ("15s", "5s"),
+            "scrape_interval": ("15s", "1s"),
+            "scrape_timeout": ("10s", "1s"),
+            "evaluation_interval": ("15s", "1s"),
         },
     },
     # rules/*.yml, per alert: `for:` and the range of every rate(...[window]) in its expr
     "rules": {
-        "ServiceDown": {"for": ("2m", "5s")},
-        "DependencyDown": {"for": ("1m", "5s")},
-        "LogShippingDown": {"for": ("1m", "5s")},
+        "ServiceDown": {"for": ("2m", "2s")},
+        "DependencyDown": {"for": ("1m", "2s")},
+        "LogShippingDown": {"for": ("1m", "2s")},
         "HighErrorRate": {"for": ("10m", "30s"), "window": ("5m", "1m")},
         "HighLatency": {"for": ("5m", "30s"), "window": ("5m", "1m")},
         "Watchdog": {},
@@ -63,12 +63,12 @@ MAPPING: dict[str, dict[str, dict[str, Pair]]] = {
     "alertmanager": {
         "route": {
             "group_wait": ("30s", "1s"),
-            "group_interval": ("5m", "5s"),
+            "group_interval": ("5m", "1s"),
             "repeat_interval": ("4h", "1h"),
         },
         'alertname="Watchdog"': {
-            "group_interval": ("30s", "5s"),
-            "repeat_interval": ("1m", "10s"),
+            "group_interval": ("30s", "1s"),
+            "repeat_interval": ("1m", "3s"),
         },
     },
 }
