@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.servers.base import LOOPBACK, LocalServer, free_port
+from harness.servers.base import LOOPBACK, LocalServer, free_port
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from tests.servers import MongoServer, ObjectStore, SearchServer
-from tests.servers.base import LOOPBACK, LocalServer, free_port
+from harness.servers import MongoServer, ObjectStore, SearchServer
+from harness.servers.base import LOOPBACK, LocalServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
