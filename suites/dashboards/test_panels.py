@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 
-from fixtures.clients.http import service_client
+from fixtures.clients.http import EMPTY_LISTING, service_client
 from fixtures.clients.prometheus import connect, scrape_bound
 from fixtures.stack import Stack
 from fixtures.waits import wait_for
@@ -41,7 +41,7 @@ def traffic(stack: Stack) -> PrometheusConnect:
     """Requests of every kind the panels chart, one 5xx among them (last: the backend
     drops its connection after an unhandled exception)."""
     with service_client(stack, "gateway", 5921, timeout=5) as http:
-        for method, path, status in [("GET", "/api/products?limit=1", 200), ("GET", "/api/health", 200),
+        for method, path, status in [("GET", EMPTY_LISTING, 200), ("GET", "/api/health", 200),
                                      ("GET", "/api/products/unknown", 404), ("POST", "/api/debug/error", 500)]:
             response = http.request(method, path)
             assert response.status_code == status, \
