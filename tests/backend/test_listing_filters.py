@@ -6,9 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import schemathesis
 from starlette.testclient import TestClient
 
+from services.backend import openapi
 from services.backend.store import prefix_range, sku_filter
+from suites.fuzz import driver
 
 pytestmark = pytest.mark.servers
 
@@ -123,3 +126,19 @@ def test_sku_filter_shapes() -> None:
     assert sku_filter("A-1", "A-") == {"sku": "A-1"}
     assert sku_filter("A-1", "B-") is None
     assert sku_filter(None, "A-") == {"sku": {"$gte": "A-", "$lt": "A."}}
+
+
+@pytest.mark.parametrize(("label", "query", "expected"), [
+    ("GET /api/products", {"limit": 3}, {"limit": 3, "sku_prefix": driver.LISTING_SCOPE}),
+    ("GET /api/products", {}, {"sku_prefix": driver.LISTING_SCOPE}),
+    ("GET /api/products", {"sku": "A-1"}, {"sku": "A-1"}),
+    ("GET /api/products", {"sku_prefix": ""}, {"sku_prefix": ""}),  # a generated (invalid) filter stays
+    ("POST /api/products", {}, {}),
+])
+def test_fuzzed_listings_without_a_filter_are_scoped(label: str, query: dict[str, Any], expected: dict[str, Any]) -> None:
+    schema = schemathesis.openapi.from_dict(openapi.build(False))
+    operation = schema.find_operation_by_label(label)
+    assert operation is not None
+    case = operation.Case(query=dict(query))
+    driver.scope_listing(case)
+    assert case.query == expected
