@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from services.backend.images import ALLOWED_TYPES, ImageMissing, ImageStore, ObjectStoreUnavailable, content_matches
-from services.backend.models import ProductIn, ProductPatch, field_errors
+from services.backend.models import ProductIn, ProductPatch, field_errors, sku_problem
 from services.backend.store import DuplicateSku, ProductStore, StoreUnavailable, parse_id
 from services.common.errors import error_response
 from services.common.metrics import Metrics
@@ -108,6 +108,16 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int,
     return value
 
 
+def _sku_param(request: Request, name: str, prefix: bool, errors: list[dict[str, str]]) -> str | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    problem = sku_problem(raw, prefix)
+    if problem is not None:
+        errors.append({"field": name, "message": problem, "type": "string_pattern_mismatch"})
+    return raw
+
+
 class BackendApi:
     def __init__(self, products: ProductStore, images: ImageStore, metrics: Metrics, image_max_bytes: int) -> None:
         self.products = products
@@ -167,9 +177,11 @@ class BackendApi:
         errors: list[dict[str, str]] = []
         limit = _int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT, errors)
         offset = _int_param(request, "offset", 0, 0, MAX_OFFSET, errors)
+        sku = _sku_param(request, "sku", False, errors)
+        sku_prefix = _sku_param(request, "sku_prefix", True, errors)
         if errors:
             raise ApiError(422, "validation_error", fields=errors)
-        items, total = await self._call(self.products.list(limit, offset))
+        items, total = await self._call(self.products.list(limit, offset, sku, sku_prefix))
         return JSONResponse({"items": items, "total": total, "limit": limit, "offset": offset})
 
     async def get(self, request: Request) -> JSONResponse:

@@ -28,6 +28,10 @@ STOCK_MAX = 2**63 - 1
 # the regex engines that read the document (Python, Rust, ECMA).
 TEXT_PATTERN = r"^[^\x00-\x20](?:[^\x00-\x1f]*[^\x00-\x20])?$"
 _TEXT = re.compile(TEXT_PATTERN)
+# The start of such a line: it may end in a space ("CUP " starts "CUP 01"), never begin with one.
+PREFIX_PATTERN = r"^[^\x00-\x20][^\x00-\x1f]*$"
+_PREFIX = re.compile(PREFIX_PATTERN)
+SKU_MAX = 64
 
 
 def _text(max_length: int) -> Callable[[Any], str]:
@@ -36,7 +40,8 @@ def _text(max_length: int) -> Callable[[Any], str]:
             raise ValueError("must be a string")
         if not 1 <= len(value) <= max_length:
             raise ValueError(f"must be 1 to {max_length} characters, got {len(value)}")
-        if not _TEXT.match(value):
+        # fullmatch: match's `$` also matches before a final "\n", which the pattern excludes.
+        if not _TEXT.fullmatch(value):
             raise ValueError("must be one line with no leading or trailing whitespace")
         if not value.isascii():
             try:
@@ -50,6 +55,21 @@ def _text(max_length: int) -> Callable[[Any], str]:
 
 def _text_schema(max_length: int) -> dict[str, Any]:
     return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": TEXT_PATTERN}
+
+
+def sku_problem(value: str, prefix: bool = False) -> str | None:
+    """Why ``value`` can be neither a sku nor (``prefix``) the start of one; None when it can.
+    The query filters' rule, stated by :func:`sku_filter_schema` in the document."""
+    if not 1 <= len(value) <= SKU_MAX:
+        return f"must be 1 to {SKU_MAX} characters, got {len(value)}"
+    if not (_PREFIX if prefix else _TEXT).fullmatch(value):
+        return ("must not start with whitespace or hold a control character" if prefix
+                else "must be one line with no leading or trailing whitespace")
+    return None
+
+
+def sku_filter_schema(prefix: bool = False) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": SKU_MAX, "pattern": PREFIX_PATTERN if prefix else TEXT_PATTERN}
 
 
 def _price(value: Any) -> Decimal:
@@ -85,7 +105,7 @@ def _stock(value: Any) -> int:
 STOCK_SCHEMA = {"type": "integer", "minimum": 0, "maximum": STOCK_MAX}
 
 Name = Annotated[str, PlainValidator(_text(200)), WithJsonSchema(_text_schema(200))]
-Sku = Annotated[str, PlainValidator(_text(64)), WithJsonSchema(_text_schema(64))]
+Sku = Annotated[str, PlainValidator(_text(SKU_MAX)), WithJsonSchema(_text_schema(SKU_MAX))]
 Price = Annotated[Decimal, PlainValidator(_price), WithJsonSchema(PRICE_SCHEMA)]
 Stock = Annotated[int, PlainValidator(_stock), WithJsonSchema(STOCK_SCHEMA)]
 NOT_NULL = ("name", "price", "stock")

@@ -14,7 +14,7 @@ from pydantic.json_schema import models_json_schema
 
 from services.backend.api import MAX_LIMIT, MAX_OFFSET, MAX_SLOW_S
 from services.backend.images import ALLOWED_TYPES
-from services.backend.models import ErrorBody, Product, ProductIn, ProductPage, ProductPatch
+from services.backend.models import ErrorBody, Product, ProductIn, ProductPage, ProductPatch, sku_filter_schema
 
 _REF = "#/components/schemas/{model}"
 
@@ -67,11 +67,18 @@ def _products() -> dict[str, Any]:
             "get": {
                 "operationId": "listProducts",
                 "summary": "List products, oldest first",
+                "description": "`sku` and `sku_prefix` narrow the listing (both given: both hold), and `total` "
+                               "counts what they match. Either rides the unique sku index, so such a page costs "
+                               "what it matches, not the size of the catalogue.",
                 "parameters": [
                     {"name": "limit", "in": "query", "example": 10,
                      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 20}},
                     {"name": "offset", "in": "query", "example": 10,
                      "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}},
+                    {"name": "sku", "in": "query", "example": "CUP-ESP-01", "description": "Only the product with this sku",
+                     "schema": sku_filter_schema()},
+                    {"name": "sku_prefix", "in": "query", "example": "CUP-",
+                     "description": "Only products whose sku starts with this", "schema": sku_filter_schema(prefix=True)},
                 ],
                 "responses": {"200": {"description": "A page of products", **_json("ProductPage")}, **_errors(422, 503)},
             },

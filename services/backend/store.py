@@ -11,16 +11,17 @@ import builtins
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from bson import Decimal128, ObjectId
 from bson.errors import InvalidId
-from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument, WriteConcern
+from pymongo import ASCENDING, AsyncMongoClient, WriteConcern
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 
 from services.backend.models import ProductIn, ProductPatch
 
-__all__ = ["DuplicateSku", "ProductStore", "StoreUnavailable", "parse_id"]
+__all__ = ["DuplicateSku", "ProductStore", "StoreUnavailable", "parse_id", "prefix_range", "sku_filter"]
 
 
 class StoreUnavailable(Exception):
@@ -38,6 +39,36 @@ def parse_id(raw: str) -> ObjectId | None:
         return ObjectId(raw)
     except (InvalidId, TypeError):
         return None
+
+
+_LAST = 0x10FFFF
+_SURROGATES = range(0xD800, 0xE000)
+
+
+def prefix_range(prefix: str) -> dict[str, str]:
+    """``{"$gte": prefix, "$lt": next}``: every string that starts with ``prefix`` and no other.
+
+    A range, not ``{"$regex": "^prefix"}``: the database walks the sku index for a range
+    (2 ms at 100,000 products, measured on SecantusDB) but scans the collection for a regex
+    (4.7 s). Strings compare by UTF-8 bytes, which is code point order, so the first string
+    past the prefix's is the prefix with its last code point raised by one (a trailing
+    U+10FFFF has no successor: drop it and raise the one before; all U+10FFFF: no bound).
+    """
+    stem = prefix.rstrip(chr(_LAST))
+    if not stem:
+        return {"$gte": prefix}
+    following = ord(stem[-1]) + 1
+    if following in _SURROGATES:  # not characters: the next one is U+E000
+        following = _SURROGATES.stop
+    return {"$gte": prefix, "$lt": stem[:-1] + chr(following)}
+
+
+def sku_filter(sku: str | None, prefix: str | None) -> dict[str, Any] | None:
+    """The query for products with this sku and/or whose sku starts with ``prefix`` (both:
+    both hold); None when no product can match."""
+    if sku is not None:
+        return {"sku": sku} if prefix is None or sku.startswith(prefix) else None
+    return {"sku": prefix_range(prefix)} if prefix is not None else {}
 
 
 def _now() -> datetime:
@@ -158,11 +189,19 @@ class ProductStore:
         doc["_id"] = result.inserted_id
         return to_api(doc)
 
-    async def list(self, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    async def list(self, limit: int, offset: int, sku: str | None = None,
+                   sku_prefix: str | None = None) -> tuple[list[dict[str, Any]], int]:
+        """A page, oldest first, and how many match. A sku filter rides the unique sku index,
+        and the count uses the same filter: its cost follows the matches, not the catalogue
+        (unfiltered, both walk every product on SecantusDB, 5.6 s and 3.1 s at 100,000)."""
+        query = sku_filter(sku, sku_prefix)
+        if query is None:
+            return [], 0
+
         async def page() -> tuple[list[dict[str, Any]], int]:
-            cursor = self._products.find({}).sort("_id", ASCENDING).skip(offset).limit(limit)
+            cursor = self._products.find(query).sort("_id", ASCENDING).skip(offset).limit(limit)
             docs = [to_api(doc) async for doc in cursor]
-            return docs, await self._products.count_documents({})
+            return docs, await self._products.count_documents(query)
 
         result: tuple[list[dict[str, Any]], int] = await self._call(page)
         return result
@@ -184,20 +223,34 @@ class ProductStore:
         if to_unset:
             update["$unset"] = {key: "" for key in to_unset}
         try:
-            doc = await self._call(
-                lambda: self._products.find_one_and_update({"_id": oid}, update, return_document=ReturnDocument.AFTER)
-            )
+            return await self._update_then_read(oid, update)
         except DuplicateKeyError as exc:
             raise DuplicateSku(str(to_set.get("sku", ""))) from exc
+
+    async def _update_then_read(self, oid: ObjectId, update: dict[str, Any]) -> dict[str, Any] | None:
+        # update_one, then find_one, both by _id: findAndModify reads the whole collection on
+        # SecantusDB (3 to 10 s at 100,000 products, measured), these take 1 to 5 ms. The
+        # answer is the product as stored after this write (a later write may show in it).
+        result = await self._call(lambda: self._products.update_one({"_id": oid}, update))
+        if not result.matched_count:
+            return None
+        doc = await self._call(lambda: self._products.find_one({"_id": oid}))
         return to_api(doc) if doc else None
 
     async def set_image(self, oid: ObjectId, image: dict[str, Any] | None) -> dict[str, Any] | None:
-        update = {"$set": {"image": image, "updated_at": _now()}}
-        doc = await self._call(
-            lambda: self._products.find_one_and_update({"_id": oid}, update, return_document=ReturnDocument.AFTER)
-        )
-        return to_api(doc) if doc else None
+        return await self._update_then_read(oid, {"$set": {"image": image, "updated_at": _now()}})
 
     async def delete(self, oid: ObjectId) -> dict[str, Any] | None:
-        doc = await self._call(lambda: self._products.find_one_and_delete({"_id": oid}))
-        return to_api(doc) if doc else None
+        """The product as it was when deleted (its image is the caller's to delete), or None.
+        find_one then delete_one, not findAndModify (a collection scan on SecantusDB): the
+        delete names the version read (updated_at), so an image stored in between is not
+        left behind; another writer's change in between means read again."""
+        for _ in range(3):
+            doc = await self._call(lambda: self._products.find_one({"_id": oid}))
+            if doc is None:
+                return None
+            version = {"_id": oid, "updated_at": doc["updated_at"]}
+            result = await self._call(partial(self._products.delete_one, version))
+            if result.deleted_count:
+                return to_api(doc)
+        raise StoreUnavailable("the product kept changing while it was being deleted")

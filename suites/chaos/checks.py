@@ -6,7 +6,7 @@ import time
 import uuid
 from typing import Any
 
-from fixtures.chaos.experiment import Check
+from fixtures.chaos.experiment import SEED_SKU_PREFIX, SEEDED_LISTING, Check
 from fixtures.clients import search
 from fixtures.clients.http import client
 from fixtures.clients.sentry import events_api
@@ -19,7 +19,7 @@ TIMEOUT_ALLOWANCE_S = 1.5
 # The page the slow-link check reads: a few products, so the body is still more than the
 # shaper's one-packet burst (it trickles) but its size, and the check's time, no longer
 # grow with the catalogue (a default page of 20 took 6 s, then 16 s at tbf's 4 kbit).
-SLOW_PAGE = "/api/products?limit=8"
+SLOW_PAGE = f"/api/products?sku_prefix={SEED_SKU_PREFIX}&limit=8"  # the seeded ones: indexed
 
 
 def _gateway_timeout(stack: ComposeStack) -> float:
@@ -40,7 +40,7 @@ def gateway_answers(errors: dict[int, str]) -> Check:
 
     def run(stack: ComposeStack) -> str:
         limit = _gateway_timeout(stack) + TIMEOUT_ALLOWANCE_S
-        response, took = _timed_get(stack, "/api/products")
+        response, took = _timed_get(stack, SLOW_PAGE)
         assert response.status_code in errors, f"gateway answered {response.status_code} {response.text[:200]}"
         assert response.json().get("error") == errors[response.status_code], f"error body {response.text[:200]}"
         assert took <= limit, f"gateway took {took:.2f} s, over its timeout + allowance ({limit:.1f} s)"
@@ -56,7 +56,7 @@ def slow_but_bounded() -> Check:
 
     def run(stack: ComposeStack) -> str:
         limit = _gateway_timeout(stack) + TIMEOUT_ALLOWANCE_S
-        response, took = _timed_get(stack, SLOW_PAGE)
+        response, took = _timed_get(stack, SEEDED_LISTING)
         if response.status_code == 504:
             assert response.json().get("error") == "upstream_timeout", response.text[:200]
             assert took <= limit, f"504 after {took:.2f} s, over the timeout + allowance ({limit:.1f} s)"
@@ -74,13 +74,15 @@ def dependency_unavailable(dependency: str) -> Check:
     """The backend answers 503 naming the dependency (through the gateway), never 500."""
 
     def run(stack: ComposeStack) -> str:
-        path = "/api/products"
+        path = SEEDED_LISTING
         if dependency == "object_store":
             with client(stack.url("gateway"), timeout=15) as http:
                 # The newest page: the experiment seeded a product with an image just before the
-                # fault, and earlier layers (fuzz) may have left more than a page before it.
-                total = http.get("/api/products", params={"limit": 1}).json()["total"]
-                items = http.get("/api/products", params={"limit": 100, "offset": max(0, total - 100)}).json()["items"]
+                # fault, and earlier experiments (and runs) seeded more than a page before it.
+                seeded = {"sku_prefix": SEED_SKU_PREFIX}
+                total = http.get("/api/products", params={**seeded, "limit": 1}).json()["total"]
+                items = http.get("/api/products", params={**seeded, "limit": 100,
+                                                          "offset": max(0, total - 100)}).json()["items"]
             with_image = [p for p in items if p.get("image")]
             assert with_image, "no product with an image to read while the object store is down"
             path = f"/api/products/{with_image[-1]['id']}/image"
@@ -97,8 +99,8 @@ def still_served() -> Check:
     """Requests, including failing ones, are answered as usual: the fault is not in their path."""
 
     def run(stack: ComposeStack) -> str:
-        listed, took = _timed_get(stack, "/api/products")
-        assert listed.status_code == 200 and took < 3, f"GET /api/products: {listed.status_code} in {took:.2f} s"
+        listed, took = _timed_get(stack, SEEDED_LISTING)
+        assert listed.status_code == 200 and took < 3, f"GET {SEEDED_LISTING}: {listed.status_code} in {took:.2f} s"
         with client(stack.url("gateway"), timeout=10) as http:
             started = time.monotonic()
             failed = http.post("/api/debug/error")
@@ -119,7 +121,7 @@ class LogMarker:
     def send(self) -> Check:
         def run(stack: ComposeStack) -> str:
             with client(stack.url("gateway"), timeout=10) as http:
-                response = http.get("/api/products", headers={"x-request-id": self.request_id})
+                response = http.get(SEEDED_LISTING, headers={"x-request-id": self.request_id})
             assert response.status_code == 200, f"{response.status_code} while Elasticsearch is down"
             return f"request {self.request_id} answered 200 while Elasticsearch was down"
 

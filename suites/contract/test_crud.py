@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from fixtures.waits import wait_for
-from suites.contract.catalogue import PRODUCT, PRODUCTS, Catalogue, listing
+from suites.contract.catalogue import PRODUCT, PRODUCTS, Catalogue, listing, page
 from suites.contract.schema import OpenApi, describe
 
 
@@ -35,9 +34,15 @@ def test_create_fills_defaults(api: httpx.Client, openapi: OpenApi, catalogue: C
 
 def test_list_contains_the_created_product(api: httpx.Client, openapi: OpenApi, catalogue: Catalogue) -> None:
     product = catalogue.create()
-    # Pages shift while other suites write: retry the walk, never accept a listing without it.
-    wait_for(lambda: listing(api, openapi), target="GET /api/products (every page)",
-             expectation=f"product {product['id']} listed", until=lambda ids: product["id"] in ids, timeout=3)
+    # Its neighbours in sku order, just outside the prefix on either side: a filter that
+    # reads one string too far (or too short) lists them.
+    stem, last = catalogue.prefix[:-1], catalogue.prefix[-1]
+    for sku in (stem, stem + chr(ord(last) + 1) + "0", stem + chr(ord(last) - 1) + "z"):
+        catalogue.create(sku=sku)
+    assert listing(api, openapi, catalogue.prefix) == [product["id"]], f"sku_prefix={catalogue.prefix!r}"
+
+    by_sku = page(api, openapi, sku=product["sku"])
+    assert (by_sku["items"], by_sku["total"]) == ([product], 1), f"sku={product['sku']!r}: {by_sku}"
 
 
 def test_put_replaces_the_whole_product(api: httpx.Client, openapi: OpenApi, catalogue: Catalogue) -> None:

@@ -1,6 +1,7 @@
-"""Pagination of GET /api/products: defaults, limit/offset semantics, oldest first, and 422
-naming each bad parameter. Other suites write the same catalogue meanwhile, so checks
-that compare two pages retry until both were read from the same catalogue."""
+"""Pagination of GET /api/products: defaults, limit/offset semantics, oldest first, every
+product on exactly one page, and 422 naming each bad parameter. Each test pages through
+its own products only (``sku_prefix``, :class:`Catalogue`), so what it reads is exactly what
+it created, whatever else the catalogue holds and whoever writes it meanwhile."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-from fixtures.waits import wait_for
 from suites.contract.catalogue import PAGE_MAX, PRODUCTS, Catalogue, listing, page
 from suites.contract.schema import OpenApi, describe
 
@@ -18,57 +18,59 @@ DEFAULT_LIMIT = 20
 
 @pytest.fixture
 def three(catalogue: Catalogue) -> list[dict[str, Any]]:
-    """At least three products exist, whatever else the catalogue holds."""
+    """Three products of this test's own, oldest first."""
     return [catalogue.create() for _ in range(3)]
 
 
-def test_defaults(api: httpx.Client, openapi: OpenApi, three: list[dict[str, Any]]) -> None:
-    # items and total are two reads in the backend: another suite's write may fall between.
-    body = wait_for(lambda: page(api, openapi), target="GET /api/products", timeout=3,
-                    expectation=f"a full default page: min({DEFAULT_LIMIT}, total) items",
-                    until=lambda body: len(body["items"]) == min(DEFAULT_LIMIT, body["total"]))
-    assert (body["limit"], body["offset"]) == (DEFAULT_LIMIT, 0), body
+def ids(body: dict[str, Any]) -> list[str]:
+    return [item["id"] for item in body["items"]]
 
 
-def test_limit_bounds_the_page(api: httpx.Client, openapi: OpenApi, three: list[dict[str, Any]]) -> None:
-    for limit in (1, 2, 3):
-        body = page(api, openapi, limit=limit)
-        assert (body["limit"], len(body["items"])) == (limit, limit), f"limit={limit}: {body}"
-    assert page(api, openapi, limit=PAGE_MAX)["limit"] == PAGE_MAX
+def test_defaults(api: httpx.Client, openapi: OpenApi, catalogue: Catalogue) -> None:
+    # One more than a default page, so the default limit is seen cutting it.
+    created = [catalogue.create()["id"] for _ in range(DEFAULT_LIMIT + 1)]
+    body = page(api, openapi, sku_prefix=catalogue.prefix)
+    assert (body["limit"], body["offset"], body["total"]) == (DEFAULT_LIMIT, 0, len(created)), body
+    assert ids(body) == created[:DEFAULT_LIMIT], f"default page {ids(body)}, created {created}"
 
 
-def test_items_are_oldest_first(api: httpx.Client, openapi: OpenApi, three: list[dict[str, Any]]) -> None:
-    items = page(api, openapi, limit=PAGE_MAX)["items"]
-    ids = [item["id"] for item in items]
-    assert ids == sorted(ids), f"page not in ObjectId order: {ids}"
+def test_limit_bounds_the_page(api: httpx.Client, openapi: OpenApi, catalogue: Catalogue,
+                               three: list[dict[str, Any]]) -> None:
+    ours = [item["id"] for item in three]
+    for limit in (1, 2, 3, PAGE_MAX):
+        body = page(api, openapi, sku_prefix=catalogue.prefix, limit=limit)
+        assert (body["limit"], ids(body), body["total"]) == (limit, ours[:limit], 3), f"limit={limit}: {body}"
+
+
+def test_items_are_oldest_first(api: httpx.Client, openapi: OpenApi, catalogue: Catalogue,
+                                three: list[dict[str, Any]]) -> None:
+    items = page(api, openapi, sku_prefix=catalogue.prefix, limit=PAGE_MAX)["items"]
+    assert items == three, f"created {three}, listed {items}"
+    assert ids({"items": items}) == sorted(ids({"items": items})), "page not in ObjectId order"
     created = [item["created_at"] for item in items]
     assert created == sorted(created), f"page not oldest first: {created}"
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_every_product_is_on_exactly_one_page(api: httpx.Client, openapi: OpenApi, catalogue: Catalogue,
+                                              three: list[dict[str, Any]], limit: int) -> None:
     ours = [item["id"] for item in three]
-    listed = wait_for(lambda: listing(api, openapi), target="GET /api/products (every page)",
-                      expectation=f"products {ours} listed", until=lambda ids: set(ours) <= set(ids), timeout=3)
-    assert [i for i in listed if i in ours] == ours, f"created in the order {ours}, listed {listed}"
+    assert listing(api, openapi, catalogue.prefix, limit=limit) == ours, f"pages of {limit}"
 
 
-def test_offset_shifts_the_window(api: httpx.Client, openapi: OpenApi, three: list[dict[str, Any]]) -> None:
-    def windows() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-        return page(api, openapi, limit=3), page(api, openapi, limit=2, offset=1), page(api, openapi, limit=3)
-
-    def same_catalogue(seen: tuple[dict[str, Any], dict[str, Any], dict[str, Any]]) -> bool:
-        first, _, again = seen
-        return first == again
-
-    first, shifted, _ = wait_for(windows, target="GET /api/products?limit=3 / ?limit=2&offset=1",
-                                 expectation="two reads of the first page alike (catalogue not changing)",
-                                 until=same_catalogue, timeout=5)
+def test_offset_shifts_the_window(api: httpx.Client, openapi: OpenApi, catalogue: Catalogue,
+                                  three: list[dict[str, Any]]) -> None:
+    first = page(api, openapi, sku_prefix=catalogue.prefix, limit=3)
+    shifted = page(api, openapi, sku_prefix=catalogue.prefix, limit=2, offset=1)
     assert shifted["offset"] == 1, shifted
     assert shifted["items"] == first["items"][1:3], f"offset=1 gave {shifted['items']}, page 0 was {first['items']}"
 
 
-def test_offset_past_the_end_is_an_empty_page(api: httpx.Client, openapi: OpenApi, three: list[dict[str, Any]]) -> None:
-    total = page(api, openapi, limit=1)["total"]
-    body = page(api, openapi, offset=total + 10_000)
-    assert body["items"] == [] and body["offset"] == total + 10_000, body
-    assert body["total"] >= len(three), body
+def test_offset_past_the_end_is_an_empty_page(api: httpx.Client, openapi: OpenApi, catalogue: Catalogue,
+                                              three: list[dict[str, Any]]) -> None:
+    for offset in (len(three), len(three) + 10_000):
+        body = page(api, openapi, sku_prefix=catalogue.prefix, offset=offset)
+        assert (body["items"], body["offset"], body["total"]) == ([], offset, len(three)), body
 
 
 # query parameters, parameters the 422 must name
@@ -82,6 +84,14 @@ INVALID: list[tuple[dict[str, Any], set[str]]] = [
     ({"offset": -1}, {"offset"}),
     ({"offset": "first"}, {"offset"}),
     ({"limit": 0, "offset": -1}, {"limit", "offset"}),
+    ({"sku": ""}, {"sku"}),
+    ({"sku": "CUP "}, {"sku"}),
+    ({"sku": "CUP\n"}, {"sku"}),
+    ({"sku": "x" * 65}, {"sku"}),
+    ({"sku_prefix": ""}, {"sku_prefix"}),
+    ({"sku_prefix": " CUP"}, {"sku_prefix"}),
+    ({"sku_prefix": "C\tP"}, {"sku_prefix"}),
+    ({"limit": 0, "sku": "", "sku_prefix": ""}, {"limit", "sku", "sku_prefix"}),
 ]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.clients.http import service_client
+from fixtures.clients.http import EMPTY_LISTING, service_client
 from fixtures.clients.prometheus import Prometheus, PrometheusError, connect, scrape_bound
 from fixtures.stack import Stack
 from fixtures.waits import wait_for
@@ -40,7 +40,7 @@ def traffic(stack: Stack) -> Prometheus:
     """Requests of every kind the panels chart, one 5xx among them (last: the backend
     drops its connection after an unhandled exception)."""
     with service_client(stack, "gateway", timeout=5) as http:
-        for method, path, status in [("GET", "/api/products?limit=1", 200), ("GET", "/api/health", 200),
+        for method, path, status in [("GET", EMPTY_LISTING, 200), ("GET", "/api/health", 200),
                                      ("GET", "/api/products/unknown", 404), ("POST", "/api/debug/error", 500)]:
             response = http.request(method, path)
             assert response.status_code == status, \

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from fixtures.clients.http import new_request_id, service_client
+from fixtures.clients.http import EMPTY_LISTING, new_request_id, service_client
 from fixtures.clients.search import SERVICES, connect, field, has_field, log_index, recent, wait_for_request_logs
 from fixtures.clients.sentry import events_api
 from fixtures.stack import Stack
@@ -21,7 +21,7 @@ MAX_DOCUMENTS = 20_000
 # details, a validation failure, a stack trace. The fault goes last: the backend drops
 # its connection after an unhandled exception, and a request the gateway sends on it at
 # once fails with 502 (a gateway defect this suite is not about).
-TRAFFIC = [("GET", "/api/products?limit=1", None, 200), ("GET", "/api/products/not-an-id", None, 404),
+TRAFFIC = [("GET", EMPTY_LISTING, None, 200), ("GET", "/api/products/not-an-id", None, 404),
            ("POST", "/api/products", b"{not json", 400), ("POST", "/api/products", b'{"name": ""}', 422),
            ("POST", "/api/debug/error", None, 500)]
 

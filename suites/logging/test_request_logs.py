@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from fixtures.clients.http import new_request_id, service_client
+from fixtures.clients.http import EMPTY_LISTING, new_request_id, service_client
 from fixtures.clients.search import (
     SERVICES,
     RequestLogs,
@@ -32,7 +32,7 @@ def shipped(stack: Stack) -> RequestLogs:
     request_id = new_request_id()
     with service_client(stack, "gateway", timeout=5) as http:
         sent = time.monotonic()
-        response = http.get(PATH, params={"limit": 1}, headers={"x-request-id": request_id})
+        response = http.get(EMPTY_LISTING, headers={"x-request-id": request_id})
     assert response.status_code == 200, f"GET {response.request.url}: {response.status_code} {response.text[:300]}"
     with connect(stack) as es:
         return wait_for_request_logs(es, request_id, since=sent)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from fixtures.clients.http import new_request_id
+from fixtures.clients.http import EMPTY_LISTING, new_request_id
 from fixtures.clients.search import (
     RequestLogs,
     connect,
@@ -27,7 +27,6 @@ from fixtures.waits import wait_for
 
 from .edge import Edge
 
-PATH = "/api/products"
 NGINX_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -47,11 +46,11 @@ def https(edge: Edge) -> Iterator[httpx.Client]:
 def traced(stack: Stack, https: httpx.Client) -> Traced:
     via_edge, direct = new_request_id(), new_request_id()
     sent = time.monotonic()
-    response = https.get(PATH, params={"limit": 1}, headers={"x-request-id": via_edge})
+    response = https.get(EMPTY_LISTING, headers={"x-request-id": via_edge})
     assert response.status_code == 200, f"GET {response.request.url}: {response.status_code} {response.text[:300]}"
     # The gateway has no published port behind the edge: the host reaches it on the bridge.
     with httpx.Client(base_url=stack.url("gateway"), timeout=10) as gateway:
-        answer = gateway.get(PATH, params={"limit": 1}, headers={"x-request-id": direct})
+        answer = gateway.get(EMPTY_LISTING, headers={"x-request-id": direct})
     assert answer.status_code == 200, f"GET {answer.request.url}: {answer.status_code} {answer.text[:300]}"
     with connect(stack) as es:
         return Traced(wait_for_request_logs(es, via_edge, since=sent), wait_for_request_logs(es, direct, since=sent))

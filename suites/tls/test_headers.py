@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from fixtures.clients.http import new_request_id
+from fixtures.clients.http import EMPTY_LISTING, new_request_id
 
 from .edge import Edge
 
@@ -17,7 +17,7 @@ SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
 }
-PATHS = ["/api/products?limit=1", "/api/products/000000000000000000000000", "/health"]
+PATHS = [EMPTY_LISTING, "/api/products/000000000000000000000000", "/health"]
 REDIRECTS = {301, 302, 307, 308}
 
 
