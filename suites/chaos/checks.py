@@ -40,7 +40,7 @@ def gateway_answers(errors: dict[int, str]) -> Check:
 
     def run(stack: ComposeStack) -> str:
         limit = _gateway_timeout(stack) + TIMEOUT_ALLOWANCE_S
-        response, took = _timed_get(stack, SLOW_PAGE)
+        response, took = _timed_get(stack, SEEDED_LISTING)
         assert response.status_code in errors, f"gateway answered {response.status_code} {response.text[:200]}"
         assert response.json().get("error") == errors[response.status_code], f"error body {response.text[:200]}"
         assert took <= limit, f"gateway took {took:.2f} s, over its timeout + allowance ({limit:.1f} s)"
@@ -56,7 +56,7 @@ def slow_but_bounded() -> Check:
 
     def run(stack: ComposeStack) -> str:
         limit = _gateway_timeout(stack) + TIMEOUT_ALLOWANCE_S
-        response, took = _timed_get(stack, SEEDED_LISTING)
+        response, took = _timed_get(stack, SLOW_PAGE)
         if response.status_code == 504:
             assert response.json().get("error") == "upstream_timeout", response.text[:200]
             assert took <= limit, f"504 after {took:.2f} s, over the timeout + allowance ({limit:.1f} s)"
