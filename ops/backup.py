@@ -73,7 +73,7 @@ def backup(target: Target, dest: Path) -> dict[str, Any]:
     (dest / "objects").mkdir()
     manifest: dict[str, Any] = {"created_at": time.time(), "database": target.database, "bucket": target.bucket,
                                 "collections": {}, "objects": {}}
-    with MongoClient(target.mongo_uri, serverSelectionTimeoutMS=5000) as client:
+    with MongoClient[dict[str, Any]](target.mongo_uri, serverSelectionTimeoutMS=5000) as client:
         db: Database[dict[str, Any]] = client[target.database]
         for name in sorted(db.list_collection_names()):
             count = 0
@@ -107,7 +107,7 @@ def backup(target: Target, dest: Path) -> dict[str, Any]:
 
 def restore(target: Target, src: Path) -> dict[str, Any]:
     manifest: dict[str, Any] = json.loads((src / "manifest.json").read_text())
-    with MongoClient(target.mongo_uri, serverSelectionTimeoutMS=5000) as client:
+    with MongoClient[dict[str, Any]](target.mongo_uri, serverSelectionTimeoutMS=5000) as client:
         db: Database[dict[str, Any]] = client.get_database(target.database)
         for name in set(db.list_collection_names()) - set(manifest["collections"]):
             db[name].delete_many({})  # the database ends up as it was: nothing newer survives
@@ -148,7 +148,7 @@ def restore(target: Target, src: Path) -> dict[str, Any]:
 
 
 def reset(target: Target) -> None:
-    with MongoClient(target.mongo_uri, serverSelectionTimeoutMS=5000) as client:
+    with MongoClient[dict[str, Any]](target.mongo_uri, serverSelectionTimeoutMS=5000) as client:
         db: Database[dict[str, Any]] = client[target.database]
         for name in db.list_collection_names():
             db[name].delete_many({})
@@ -164,7 +164,7 @@ def snapshot(target: Target) -> dict[str, dict[str, str]]:
     """Every document's and object's checksum, by collection/_id and by key: two snapshots are
     equal exactly when a restore brought everything back as it was."""
     found: dict[str, dict[str, str]] = {}
-    with MongoClient(target.mongo_uri, serverSelectionTimeoutMS=5000) as client:
+    with MongoClient[dict[str, Any]](target.mongo_uri, serverSelectionTimeoutMS=5000) as client:
         db: Database[dict[str, Any]] = client[target.database]
         for name in sorted(db.list_collection_names()):
             for doc in db[name].find().sort("_id", 1):

@@ -26,11 +26,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from elasticsearch import Elasticsearch, helpers  # noqa: E402
+from elasticsearch import Elasticsearch, helpers
 
-from fixtures.clients.search import connect  # noqa: E402
-from fixtures.stack import ComposeStack  # noqa: E402
-from fixtures.waits import wait_for  # noqa: E402
+from fixtures.clients.search import connect
+from fixtures.stack import ComposeStack
+from fixtures.waits import wait_for
 
 ROLE = "elasticsearch"
 RETENTION = "log-retention"
@@ -57,7 +57,7 @@ def day_of_logs(es: Elasticsearch, day: dt.date, docs: int) -> int:
 
 
 def series(stack: ComposeStack, retention: bool, runs: int, docs: int, interval: float) -> list[float]:
-    stack.restart(ROLE)
+    stack.container(ROLE).restart(timeout=10)
     wait_for(lambda: stack.state(ROLE).healthy, target=f"{stack.target} {ROLE}", expectation="healthy after restart",
              timeout=120, interval=1.0)
     with connect(stack, timeout=120) as es:
@@ -67,7 +67,7 @@ def series(stack: ComposeStack, retention: bool, runs: int, docs: int, interval:
         if retention:
             stack.start(RETENTION)
         else:
-            stack.stop(RETENTION)
+            stack.container(RETENTION).stop(timeout=10)
         figures = [memory_mib(stack)]
         print(f"retention {'on ' if retention else 'off'} start: {figures[0]} MiB", flush=True)
         today = dt.datetime.now(dt.UTC).date()

@@ -7,11 +7,11 @@ import uuid
 from typing import Any
 
 from fixtures.chaos.experiment import Check
+from fixtures.clients import search
 from fixtures.clients.http import client
 from fixtures.clients.sentry import events_api
 from fixtures.stack import ComposeStack
 from fixtures.waits import wait_for
-from services.common.search import client as search_client
 
 GATEWAY_TIMEOUT_DEFAULT_S = 5.0
 # Beyond the gateway's own timeout: connection set-up and the test client's scheduling.
@@ -23,7 +23,7 @@ def _gateway_timeout(stack: ComposeStack) -> float:
 
 
 def _timed_get(stack: ComposeStack, path: str) -> tuple[Any, float]:
-    with client(stack.url("gateway", 5921), timeout=30) as http:
+    with client(stack.url("gateway"), timeout=30) as http:
         started = time.monotonic()
         response = http.get(path)
         return response, time.monotonic() - started
@@ -72,7 +72,7 @@ def dependency_unavailable(dependency: str) -> Check:
     def run(stack: ComposeStack) -> str:
         path = "/api/products"
         if dependency == "object_store":
-            with client(stack.url("gateway", 5921), timeout=15) as http:
+            with client(stack.url("gateway"), timeout=15) as http:
                 # The newest page: the experiment seeded a product with an image just before the
                 # fault, and earlier layers (fuzz) may have left more than a page before it.
                 total = http.get("/api/products", params={"limit": 1}).json()["total"]
@@ -95,7 +95,7 @@ def still_served() -> Check:
     def run(stack: ComposeStack) -> str:
         listed, took = _timed_get(stack, "/api/products")
         assert listed.status_code == 200 and took < 3, f"GET /api/products: {listed.status_code} in {took:.2f} s"
-        with client(stack.url("gateway", 5921), timeout=10) as http:
+        with client(stack.url("gateway"), timeout=10) as http:
             started = time.monotonic()
             failed = http.post("/api/debug/error")
             took_error = time.monotonic() - started
@@ -114,7 +114,7 @@ class LogMarker:
 
     def send(self) -> Check:
         def run(stack: ComposeStack) -> str:
-            with client(stack.url("gateway", 5921), timeout=10) as http:
+            with client(stack.url("gateway"), timeout=10) as http:
                 response = http.get("/api/products", headers={"x-request-id": self.request_id})
             assert response.status_code == 200, f"{response.status_code} while Elasticsearch is down"
             return f"request {self.request_id} answered 200 while Elasticsearch was down"
@@ -123,17 +123,18 @@ class LogMarker:
 
     def arrived(self) -> Check:
         def run(stack: ComposeStack) -> str:
-            es = search_client(stack.url("elasticsearch", 9200))
+            es = search.connect(stack)
+            index = search.log_index("backend")
 
             def found() -> int:
-                if not es.indices.exists(index="backend-logs-*"):
+                if not es.indices.exists(index=index):
                     return 0
-                es.indices.refresh(index="backend-logs-*")
-                hits = es.search(index="backend-logs-*", query={"match": {"request_id": self.request_id}})
+                es.indices.refresh(index=index)
+                hits = es.search(index=index, query={"match": {"request_id": self.request_id}})
                 return int(hits["hits"]["total"]["value"])
 
             try:
-                count = wait_for(found, target=f"{stack.url('elasticsearch', 9200)} backend-logs-*",
+                count = wait_for(found, target=f"{stack.url('elasticsearch')} {index}",
                                  expectation=f"the log line of {self.request_id}, queued during the outage",
                                  timeout=30, transient=(ConnectionError, OSError))
             finally:
@@ -148,7 +149,7 @@ def errors_captured_again() -> Check:
 
     def run(stack: ComposeStack) -> str:
         request_id = f"sp-chaos-sentry-{uuid.uuid4().hex}"
-        with client(stack.url("gateway", 5921), timeout=10) as http:
+        with client(stack.url("gateway"), timeout=10) as http:
             assert http.post("/api/debug/error", headers={"x-request-id": request_id}).status_code == 500
         api = events_api(stack)
         try:

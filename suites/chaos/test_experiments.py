@@ -4,7 +4,7 @@ recovers with nothing lost. One experiment per test; journals in reports/chaos/.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -73,7 +73,7 @@ def runner(compose_stack: ComposeStack) -> Iterator[Runner]:
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS, ids=[e.name for e in EXPERIMENTS])
-def test_experiment(runner: Runner, experiment: Experiment, record_property: pytest.RecordProperty) -> None:
+def test_experiment(runner: Runner, experiment: Experiment, record_property: Callable[[str, object], None]) -> None:
     try:
         observed = runner.run(experiment).observation
     except Unsupported as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -30,7 +30,7 @@ def es(compose_stack: ComposeStack) -> Iterator[Elasticsearch]:
 
 
 def test_an_index_older_than_the_retention_goes(compose_stack: ComposeStack, es: Elasticsearch,
-                                                record_property: pytest.RecordProperty) -> None:
+                                                record_property: Callable[[str, object], None]) -> None:
     env = compose_stack.state(SERVICE).env
     days = int(env.get("LOG_RETENTION_DAYS") or DEFAULT_DAYS)
     interval = int(env.get("LOG_RETENTION_INTERVAL") or DEFAULT_INTERVAL_S)

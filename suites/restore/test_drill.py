@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,7 @@ def api_view(gateway: httpx.Client, ids: list[str]) -> dict[str, tuple[int, Any,
 
 
 def test_backup_wipe_restore(target: Target, offsite: Remote, products: dict[str, str], gateway: httpx.Client,
-                             tmp_path: Path, record_property: pytest.RecordProperty) -> None:
+                             tmp_path: Path, record_property: Callable[[str, object], None]) -> None:
     ids = sorted(products)
     before, seen_before = snapshot(target), api_view(gateway, ids)
     assert {pid: seen[3] for pid, seen in seen_before.items()} == products, "the seeded images do not read back"

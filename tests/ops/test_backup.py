@@ -16,6 +16,7 @@ from bson import Decimal128
 from minio import Minio
 from pymongo import MongoClient
 
+from harness.servers import MongoServer, ObjectStore
 from ops.backup import (
     Remote,
     Target,
@@ -38,7 +39,6 @@ from ops.backup import (
     snapshot,
     upload,
 )
-from tests.servers import MongoServer, ObjectStore
 
 pytestmark = pytest.mark.servers
 

@@ -15,9 +15,9 @@ from typing import ClassVar
 
 import pytest
 
+from harness.servers import SearchServer
 from ops.retention import POLICY, Settings, apply, expired, health, ilm_policy
 from services.common.search import client
-from tests.servers import SearchServer
 
 TODAY = dt.date(2026, 1, 31)
 

@@ -31,7 +31,7 @@ _TEAM = "stackproof"
 _API = "/api/canonical/0"
 
 _CONF_TEMPLATE = '''\
-# Written by tests/servers/sentry.py for one harness instance.
+# Written by harness/servers/sentry.py for one harness instance.
 from bugsink.settings.default import *  # noqa: F401,F403
 from bugsink.settings.default import DATABASES
 
@@ -264,7 +264,7 @@ class SentryServer(LocalServer):
             try:
                 result = subprocess.run(
                     argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    cwd=self.workdir, env=self._env(), timeout=self.bootstrap_timeout,
+                    cwd=self.workdir, env=self._env(), timeout=self.bootstrap_timeout, check=False,
                     start_new_session=True,
                 )
             except subprocess.TimeoutExpired as exc:

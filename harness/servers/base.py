@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from fixtures.waits import WaitAborted, WaitTimeout, describe, wait_for
 
@@ -201,16 +201,6 @@ def _group_members(pgid: int) -> list[int]:
     return members
 
 
-def _rss_bytes(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
 def _socket_inodes(pid: int) -> set[str]:
     inodes: set[str] = set()
     fd_dir = Path(f"/proc/{pid}/fd")
@@ -313,10 +303,10 @@ class LocalServer(abc.ABC):
     def _env(self) -> dict[str, str]:
         return dict(os.environ)
 
-    def _before_first_start(self) -> None:  # noqa: B027 - optional hook
+    def _before_first_start(self) -> None:
         """One-time preparation of the work dir (config files, users, migrations)."""
 
-    def _after_exit(self) -> None:  # noqa: B027 - optional hook
+    def _after_exit(self) -> None:
         """Clean-up after the process is gone (stop or kill)."""
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -329,7 +319,7 @@ class LocalServer(abc.ABC):
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def start(self: S) -> S:
+    def start(self) -> Self:
         if self.running:
             return self
         if not self._ports_fixed:
@@ -424,7 +414,7 @@ class LocalServer(abc.ABC):
         self._reap()
         return process.returncode
 
-    def restart(self: S) -> S:
+    def restart(self) -> Self:
         self.stop()
         return self.start()
 
@@ -451,7 +441,7 @@ class LocalServer(abc.ABC):
             self._signal_group(signal.SIGKILL)
         self._after_exit()
 
-    def __enter__(self: S) -> S:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
@@ -470,15 +460,8 @@ class LocalServer(abc.ABC):
         assert self._process is not None
         return _group_members(self._process.pid) or [self._process.pid]
 
-    def rss_bytes(self) -> int:
-        """Resident memory of the whole process group (gunicorn master + workers, etc.)."""
-        return sum(_rss_bytes(pid) for pid in self.pids())
-
     def listening(self) -> set[tuple[str, int]]:
         return listening_addresses(self.pids())
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(workdir={str(self.workdir)!r}, pid={self.pid})"
