@@ -43,6 +43,8 @@ from minio.deleteobjects import DeleteObject
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from ops import status as status_file
+
 if TYPE_CHECKING:  # the backup service's image has services/ and ops/, not fixtures/
     from fixtures.stack import ComposeStack, Stack
 
@@ -390,7 +392,7 @@ def schedule(make_target: Callable[[], Target], env: Mapping[str, str], into: Pa
     done = 0
     while runs is None or done < runs:
         when = next_run(at, dt.datetime.now(dt.UTC))
-        _write_status(status, {"next_run": when.isoformat(), "last": _read_status(status).get("last")})
+        status_file.write(status, {"next_run": when.isoformat(), "last": status_file.read(status).get("last")})
         print(f"schedule: next backup at {when.isoformat()}", flush=True)
         time.sleep(max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds()))
         started = time.time()
@@ -400,34 +402,8 @@ def schedule(make_target: Callable[[], Target], env: Mapping[str, str], into: Pa
         except Exception as exc:  # noqa: BLE001 (any failure is reported, and the job lives to retry)
             print(f"schedule: backup failed: {exc!r}", file=sys.stderr, flush=True)
             last = {"ok": False, "error": repr(exc)[:500], "at": dt.datetime.now(dt.UTC).isoformat()}
-        _write_status(status, {"last": last})
+        status_file.write(status, {"next_run": next_run(at, dt.datetime.now(dt.UTC)).isoformat(), "last": last})
         done += 1
-
-
-def _read_status(path: Path) -> dict[str, Any]:
-    try:
-        return dict(json.loads(path.read_text()))
-    except (OSError, ValueError):
-        return {}
-
-
-def _write_status(path: Path, status: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(status))
-
-
-def health(status: Path) -> int:
-    """The backup service's healthcheck: scheduled, and the last night's backup (if any) worked."""
-    found = _read_status(status)
-    if "next_run" not in found:
-        print(f"unhealthy: no schedule in {status}")
-        return 1
-    last = found.get("last")
-    if last is not None and not last.get("ok"):
-        print(f"unhealthy: last backup failed: {last.get('error')}")
-        return 1
-    print(f"healthy: next {found['next_run']}, last {last}")
-    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -465,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.action == "health":
-        return health(args.status)
+        return status_file.backup_health(args.status)
     stack: ComposeStack | None = None
     if args.in_stack:
         env: Mapping[str, str] = os.environ

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import re
 import sys
@@ -26,6 +25,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from ops import status as status_file
 from services.common.search import client
 
 PATTERN = "*-logs-*"
@@ -33,7 +33,7 @@ INDEX = re.compile(r"^(?P<service>.+)-logs-(?P<day>\d{4}\.\d{2}\.\d{2})$")
 POLICY = "stackproof-logs-retention"
 DEFAULT_DAYS = 30  # the setup guide: 30 days of logs in production
 DEFAULT_INTERVAL_S = 3600
-STATUS = Path("/tmp/log-retention.json")
+STATUS = status_file.RETENTION
 
 
 @dataclass(frozen=True)
@@ -121,28 +121,10 @@ def schedule(settings: Settings, status: Path, runs: int | None = None) -> None:
             record = {"ok": False, "error": repr(exc)[:500]}
         finally:
             es.close()
-        status.write_text(json.dumps({**record, "at": time.time(), "interval_s": settings.interval_s}))
+        status_file.write(status, {**record, "at": time.time(), "interval_s": settings.interval_s})
         done += 1
         if runs is None or done < runs:
             time.sleep(settings.interval_s)
-
-
-def health(status: Path, now: float | None = None) -> int:
-    """Healthy: the last run succeeded, and it is recent (within three intervals)."""
-    try:
-        last: dict[str, Any] = json.loads(status.read_text())
-    except (OSError, ValueError):
-        print(f"unhealthy: no run recorded in {status}")
-        return 1
-    age = (now or time.time()) - float(last["at"])
-    if not last.get("ok"):
-        print(f"unhealthy: last run failed: {last.get('error')}")
-        return 1
-    if age > 3 * float(last["interval_s"]):
-        print(f"unhealthy: last run {age:.0f} s ago, interval {last['interval_s']} s")
-        return 1
-    print(f"healthy: last run {age:.0f} s ago, deleted {last['deleted']}, kept {last['kept']}, ilm {last['ilm']}")
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--status", type=Path, default=STATUS)
     args = parser.parse_args(argv)
     if args.action == "health":
-        return health(args.status)
+        return status_file.retention_health(args.status)
     settings = Settings.from_env(os.environ)
     if args.action == "once":
         es = client(settings.url)

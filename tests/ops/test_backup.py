@@ -24,7 +24,6 @@ from ops.backup import (
     differences,
     download,
     expired,
-    health,
     keep_setting,
     local_backups,
     next_run,
@@ -39,6 +38,7 @@ from ops.backup import (
     snapshot,
     upload,
 )
+from ops.status import backup_health as health
 
 pytestmark = pytest.mark.servers
 

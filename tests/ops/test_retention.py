@@ -16,7 +16,8 @@ from typing import ClassVar
 import pytest
 
 from harness.servers import SearchServer
-from ops.retention import POLICY, Settings, apply, expired, health, ilm_policy
+from ops.retention import POLICY, Settings, apply, expired, ilm_policy
+from ops.status import retention_health as health
 from services.common.search import client
 
 TODAY = dt.date(2026, 1, 31)
