@@ -52,7 +52,7 @@ def day_of_logs(es: Elasticsearch, day: dt.date, docs: int) -> int:
     stamp = f"{day:%Y-%m-%d}T12:00:00Z"
     actions = ({"_index": index, "_source": {**samples[n % len(samples)], "@timestamp": stamp, "sim.n": n}}
                for n in range(docs))
-    done, _ = helpers.bulk(es, actions, chunk_size=2000, request_timeout=120)
+    done, _ = helpers.bulk(es.options(request_timeout=120), actions, chunk_size=1000)
     return int(done)
 
 
