@@ -23,8 +23,11 @@ export COMPOSE_PROFILES
 # image built here: compose/edge.offline.yaml); then only 80 and 443 are published.
 EDGE_FILES = $(if $(EDGE),-f compose/edge.yaml $(if $(filter offline,$(STACK_IMAGES)),-f compose/edge.offline.yaml))
 
+# NIGHTLY_BACKUP=1: the scheduled `backup` service (compose/backup.yaml; ops/backup.py schedule).
+BACKUP_FILES = $(if $(NIGHTLY_BACKUP),-f compose/backup.yaml)
+
 COMPOSE = docker compose --env-file $(ENV_FILE)
-PROD    = $(COMPOSE) -p $(PROJECT) -f compose/compose.production.yaml $(PROFILE_FILES) $(EDGE_FILES)
+PROD    = $(COMPOSE) -p $(PROJECT) -f compose/compose.production.yaml $(PROFILE_FILES) $(EDGE_FILES) $(BACKUP_FILES)
 DEV     = $(COMPOSE) -p $(PROJECT)-dev -f compose/compose.development.yaml $(PROFILE_FILES)
 # The bundled stack that `make verify` proves: production + compressed monitoring.
 STACK   = $(PROD) -f compose/verify.yaml
@@ -114,6 +117,7 @@ lint: $(VENV)/.installed ## ruff (complexity ≤ 15) over the code and tests; my
 test: setup images lint ## The project's own tests (after make lint): services against real servers, monitoring config checks
 	$(PY) -m fixtures.doctor
 	$(PY) -m fixtures.doctor --override compose/edge.yaml
+	$(PY) -m fixtures.doctor --override compose/backup.yaml
 	$(PYTEST) tests
 	scripts/check-monitoring.sh
 	scripts/check-edge.sh
@@ -144,12 +148,12 @@ prod-logs: ## Follow the production stack's logs
 prod-ps: ## Production stack containers
 	$(PROD) ps -a
 
-db-backup: $(VENV)/.installed ## MongoDB collections and object-store contents to backups/<timestamp>/
+db-backup: $(VENV)/.installed ## MongoDB and object store to backups/<timestamp>/ (+ BACKUP_S3_URL), keeping BACKUP_KEEP
 	$(PY) -m ops.backup backup --project $(PROJECT) --env-file $(ENV_FILE)
 
-db-restore: $(VENV)/.installed ## Restore BACKUP=backups/<timestamp> into the running stack
-	@test -n "$(BACKUP)" || { echo "db-restore: say which, e.g. make db-restore BACKUP=$$(ls -d backups/* 2>/dev/null | tail -1)" >&2; exit 2; }
-	$(PY) -m ops.backup restore "$(BACKUP)" --project $(PROJECT) --env-file $(ENV_FILE)
+db-restore: $(VENV)/.installed ## Restore BACKUP=backups/<timestamp> (or FROM_S3=latest|<timestamp>) into the running stack
+	@test -n "$(BACKUP)$(FROM_S3)" || { echo "db-restore: say which, e.g. make db-restore BACKUP=$$(ls -d backups/* 2>/dev/null | tail -1), or FROM_S3=latest" >&2; exit 2; }
+	$(PY) -m ops.backup restore $(if $(FROM_S3),--from-s3 "$(FROM_S3)","$(BACKUP)") --project $(PROJECT) --env-file $(ENV_FILE)
 
 db-reset: $(VENV)/.installed ## Empty the development database (refuses on anything but the dev stack)
 	$(PY) -m ops.backup reset --project $(PROJECT)-dev --env-file $(ENV_FILE)

@@ -51,7 +51,7 @@ stage_context() {
     cp -a "$ROOT/images/common" "$ctx/common"
     if [[ $name == app ]]; then
         cp "$ROOT/services/requirements.txt" "$ctx/requirements.txt"
-        tar -C "$ROOT" --exclude=__pycache__ -cf - services | tar -C "$ctx" -xf -
+        tar -C "$ROOT" --exclude=__pycache__ -cf - services ops | tar -C "$ctx" -xf -
     fi
     if [[ -d $ROOT/build/wheelhouse/$name ]]; then
         cp -al "$ROOT/build/wheelhouse/$name" "$ctx/wheels" 2>/dev/null \

@@ -12,7 +12,7 @@ import pytest
 from fixtures.clients import probe
 from fixtures.clients.compose import stack_violations
 from fixtures.services import port as serving_port
-from fixtures.stack import SERVICE_LABEL, ComposeStack
+from fixtures.stack import SERVICE_LABEL, ComposeStack, Stack
 from suites.tls.edge import HTTP_PORT, HTTPS_PORT
 
 GATEWAY_PORT = serving_port("gateway")
@@ -20,7 +20,7 @@ GATEWAY_PORT = serving_port("gateway")
 UNPUBLISHED = [3847, 27017, 9000, 9090, 9093, 9200, 9097]
 
 
-def public_entry(stack: ComposeStack) -> tuple[str, list[tuple[int, int]]]:
+def public_entry(stack: Stack) -> tuple[str, list[tuple[int, int]]]:
     """The service the host is meant to reach and its (host port, container port) pairs."""
     if "edge" in stack.services():
         return "edge", [(80, HTTP_PORT), (443, HTTPS_PORT)]
@@ -38,21 +38,22 @@ def live_bindings(container: Any) -> dict[tuple[int, int, str], str]:
 
 
 @pytest.fixture(scope="module")
-def loopback(compose_stack: ComposeStack) -> tuple[str, dict[int, str]]:
+def loopback(stack: Stack) -> tuple[str, dict[int, str]]:
     # The address the gateway is published on (127.0.0.1 for `make up`; another loopback
     # address when several stacks share this machine): the one a user of this stack tries.
     # With the edge on, the edge's address (the same GATEWAY_BIND), where 5921 must not answer.
-    service, ports = public_entry(compose_stack)
-    host, _ = compose_stack.address(service, ports[0][1])
+    # On a listed target (a deployed host, docs/target.example.yaml), its public address:
+    # the same probes run from outside.
+    service, ports = public_entry(stack)
+    host, _ = stack.address(service, ports[0][1])
     others = [GATEWAY_PORT] if service == "edge" else []
     outcomes = probe.from_host([f"{host}:{port}" for port in [*(p for p, _ in ports), *others, *UNPUBLISHED]])
     return host, {int(target.rpartition(":")[2]): outcome for target, outcome in outcomes.items()}
 
 
-def test_host_reaches_the_public_entry_on_loopback(compose_stack: ComposeStack,
-                                                  loopback: tuple[str, dict[int, str]]) -> None:
+def test_host_reaches_the_public_entry_on_loopback(stack: Stack, loopback: tuple[str, dict[int, str]]) -> None:
     host, seen = loopback
-    service, ports = public_entry(compose_stack)
+    service, ports = public_entry(stack)
     reached = {port: seen[port] for port, _ in ports}
     assert set(reached.values()) == {probe.CONNECTED}, f"{service} at {host}: {reached}"
     if service == "edge":

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import json
 import os
+import shutil
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,28 @@ from minio import Minio
 from pymongo import MongoClient
 
 from harness.servers import MongoServer, ObjectStore
-from ops.backup import Target, backup, reset, restore
+from ops.backup import (
+    Remote,
+    Target,
+    backup,
+    differences,
+    download,
+    expired,
+    keep_setting,
+    local_backups,
+    next_run,
+    parse_s3_url,
+    prune_local,
+    prune_remote,
+    remote_backups,
+    remote_from_env,
+    reset,
+    restore,
+    run_backup,
+    snapshot,
+    upload,
+)
+from ops.status import backup_health as health
 
 pytestmark = pytest.mark.servers
 
@@ -82,3 +106,133 @@ def test_restore_replaces_what_came_after(target: Target, tmp_path: Path) -> Non
         assert client[target.database].products.count_documents({"name": "after the backup"}) == 0
         assert client[target.database].orders.count_documents({}) == 0
     assert "stray" not in {o.object_name for o in target.objects.list_objects(target.bucket, recursive=True)}
+
+
+# --- off the box: upload, download, keep the last N ------------------------------------------
+
+def remote_env(object_store: ObjectStore, prefix: str = "nightly/stackproof", keep: int = 7) -> dict[str, str]:
+    bucket = f"offsite-{os.urandom(4).hex()}"
+    object_store.minio_client().make_bucket(bucket)
+    return {"BACKUP_S3_URL": f"http://{object_store.endpoint}/{bucket}/{prefix}",
+            "BACKUP_S3_ACCESS_KEY": object_store.access_key, "BACKUP_S3_SECRET_KEY": object_store.secret_key,
+            "BACKUP_KEEP": str(keep)}
+
+
+def remote(env: dict[str, str]) -> Remote:
+    found = remote_from_env(env)
+    assert found is not None
+    return found
+
+
+def test_expired_keeps_the_newest_n() -> None:
+    names = ["20260101T000000Z", "20251231T235959Z", "20260103T020000Z", "20260102T023000Z", "notes", "latest"]
+    assert expired(names, 2) == ["20251231T235959Z", "20260101T000000Z"]
+    assert expired(names, 4) == []
+    assert expired(names, 10) == []
+    with pytest.raises(ValueError, match="at least 1"):
+        expired(names, 0)
+
+
+def test_s3_url_scheme_decides_tls() -> None:
+    assert parse_s3_url("https://s3.eu-west-1.amazonaws.com/my-bucket/a/b/") == \
+        ("s3.eu-west-1.amazonaws.com", True, "my-bucket", "a/b/")
+    assert parse_s3_url("s3://s3.amazonaws.com/my-bucket") == ("s3.amazonaws.com", True, "my-bucket", "")
+    assert parse_s3_url("http://127.0.0.1:9000/b") == ("127.0.0.1:9000", False, "b", "")
+    for bad in ("ftp://host/b", "https://host", "my-bucket/prefix"):
+        with pytest.raises(ValueError):
+            parse_s3_url(bad)
+    assert remote_from_env({}) is None
+    with pytest.raises(ValueError, match="BACKUP_S3_SECRET_KEY"):
+        remote_from_env({"BACKUP_S3_URL": "https://h/b", "BACKUP_S3_ACCESS_KEY": "k"})
+
+
+def test_prune_local_keeps_the_last_n_complete_backups(tmp_path: Path) -> None:
+    names = [f"2026010{day}T023000Z" for day in range(1, 6)]
+    for name in names:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text("{}")
+    (tmp_path / "20250101T000000Z").mkdir()  # no manifest: an interrupted backup, not counted
+    (tmp_path / "keep-me").mkdir()
+    assert prune_local(tmp_path, 2) == names[:3]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["20250101T000000Z", *names[3:], "keep-me"]
+
+
+def test_upload_download_restore(target: Target, object_store: ObjectStore, tmp_path: Path) -> None:
+    """A backup goes to the other bucket, the local copy is lost, and it comes back whole."""
+    seed(target)
+    before = snapshot(target)
+    offsite = remote(remote_env(object_store))
+    local = tmp_path / "local" / "20260102T023000Z"
+    backup(target, local)
+    files = sorted(p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file())
+    assert upload(offsite, local) == len(files)
+    assert remote_backups(offsite) == ["20260102T023000Z"]
+    shutil.rmtree(tmp_path / "local")
+
+    reset(target)
+    assert differences(before, snapshot(target)), "the wipe left everything in place"
+    back = download(offsite, "latest", tmp_path / "downloaded")
+    assert sorted(p.relative_to(back).as_posix() for p in back.rglob("*") if p.is_file()) == files
+    restore(target, back)
+    assert differences(before, snapshot(target)) == []
+
+
+def test_a_restore_that_skips_images_is_caught(target: Target, tmp_path: Path) -> None:
+    """The drill's comparison goes red when a restore brings the documents back but not the images."""
+    _, sums = seed(target)
+    before = snapshot(target)
+    backup(target, tmp_path / "b")
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    manifest["objects"] = {}
+    (tmp_path / "b" / "manifest.json").write_text(json.dumps(manifest))
+    reset(target)
+    restore(target, tmp_path / "b")
+    assert differences(before, snapshot(target), limit=100) == [f"objects: {key} missing" for key in sorted(sums)]
+
+
+def test_remote_keeps_the_last_n(target: Target, object_store: ObjectStore, tmp_path: Path) -> None:
+    seed(target)
+    offsite = remote(remote_env(object_store))
+    names = [f"2026010{day}T023000Z" for day in range(1, 5)]
+    backup(target, tmp_path / names[0])
+    for name in names[1:]:
+        shutil.copytree(tmp_path / names[0], tmp_path / name)
+    for name in names:
+        upload(offsite, tmp_path / name)
+    # An interrupted upload (no manifest) is neither counted nor deleted.
+    offsite.client.put_object(offsite.bucket, offsite.key("20250101T000000Z", "mongo/products.jsonl"), BytesIO(b"x"), 1)
+    assert remote_backups(offsite) == names
+    assert prune_remote(offsite, 2) == names[:2]
+    assert remote_backups(offsite) == names[2:]
+    left = {o.object_name.split("/")[2] for o in offsite.client.list_objects(offsite.bucket, recursive=True)
+            if o.object_name is not None}
+    assert left == {"20250101T000000Z", *names[2:]}
+
+
+def test_run_backup_uploads_and_prunes(target: Target, object_store: ObjectStore, tmp_path: Path) -> None:
+    """`make db-backup` with BACKUP_S3_URL: written here, uploaded, and both places keep BACKUP_KEEP."""
+    seed(target)
+    env = remote_env(object_store, prefix="", keep=1)
+    offsite = remote(env)
+    old = tmp_path / "backups" / "20200101T000000Z"
+    backup(target, old)
+    upload(offsite, old)
+    dest = run_backup(target, env, tmp_path / "backups")
+    assert remote_backups(offsite) == [dest.name]
+    assert local_backups(tmp_path / "backups") == [dest.name]
+    assert keep_setting({}) == 7
+
+
+def test_next_run_is_the_coming_night() -> None:
+    now = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
+    assert next_run("02:30", now) == dt.datetime(2026, 1, 2, 2, 30, tzinfo=dt.UTC)
+    assert next_run("23:00", now) == dt.datetime(2026, 1, 1, 23, 0, tzinfo=dt.UTC)
+
+
+def test_health_reports_a_failed_night(tmp_path: Path) -> None:
+    status = tmp_path / "status.json"
+    assert health(status) == 1
+    status.write_text(json.dumps({"next_run": "2026-01-02T02:30:00+00:00", "last": None}))
+    assert health(status) == 0
+    status.write_text(json.dumps({"next_run": "x", "last": {"ok": False, "error": "S3Error"}}))
+    assert health(status) == 1
