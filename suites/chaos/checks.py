@@ -7,18 +7,14 @@ import uuid
 from typing import Any
 
 from fixtures.chaos.experiment import Check
+from fixtures.chaos.traffic import GATEWAY_TIMEOUT_DEFAULT_S, TIMEOUT_ALLOWANCE_S
 from fixtures.clients.http import client
 from fixtures.clients.sentry import events_api
 from fixtures.stack import ComposeStack
 from fixtures.waits import wait_for
 from services.common.search import client as search_client
 
-GATEWAY_TIMEOUT_DEFAULT_S = 5.0
-# Beyond the gateway's own timeout: connection set-up and the test client's scheduling.
-TIMEOUT_ALLOWANCE_S = 1.5
-
-
-def _gateway_timeout(stack: ComposeStack) -> float:
+def gateway_timeout(stack: ComposeStack) -> float:
     return float(stack.state("gateway").env.get("GATEWAY_UPSTREAM_TIMEOUT", GATEWAY_TIMEOUT_DEFAULT_S))
 
 
@@ -35,7 +31,7 @@ def gateway_answers(errors: dict[int, str]) -> Check:
     just goes quiet (a partition) is a 504 at the timeout; both are right."""
 
     def run(stack: ComposeStack) -> str:
-        limit = _gateway_timeout(stack) + TIMEOUT_ALLOWANCE_S
+        limit = gateway_timeout(stack) + TIMEOUT_ALLOWANCE_S
         response, took = _timed_get(stack, "/api/products")
         assert response.status_code in errors, f"gateway answered {response.status_code} {response.text[:200]}"
         assert response.json().get("error") == errors[response.status_code], f"error body {response.text[:200]}"
@@ -51,7 +47,7 @@ def slow_but_bounded() -> Check:
     trickles (a throttled link). Never a hang, never a broken or partial body."""
 
     def run(stack: ComposeStack) -> str:
-        limit = _gateway_timeout(stack) + TIMEOUT_ALLOWANCE_S
+        limit = gateway_timeout(stack) + TIMEOUT_ALLOWANCE_S
         response, took = _timed_get(stack, "/api/products")
         if response.status_code == 504:
             assert response.json().get("error") == "upstream_timeout", response.text[:200]
@@ -83,7 +79,7 @@ def dependency_unavailable(dependency: str) -> Check:
         response, took = _timed_get(stack, path)
         assert response.status_code == 503, f"GET {path}: {response.status_code} {response.text[:200]}"
         assert response.json().get("dependency") == dependency, f"503 body names {response.text[:200]}"
-        assert took <= _gateway_timeout(stack), f"503 after {took:.2f} s: the gateway would have timed out first"
+        assert took <= gateway_timeout(stack), f"503 after {took:.2f} s: the gateway would have timed out first"
         return f"503 naming {dependency} in {took:.2f} s"
 
     return Check(f"backend 503 names {dependency}", run)
