@@ -14,6 +14,7 @@ from fixtures.stack import ComposeStack
 from fixtures.waits import wait_for
 from services.common.search import client as search_client
 
+
 def gateway_timeout(stack: ComposeStack) -> float:
     return float(stack.state("gateway").env.get("GATEWAY_UPSTREAM_TIMEOUT", GATEWAY_TIMEOUT_DEFAULT_S))
 
