@@ -30,7 +30,7 @@ DEV     = $(COMPOSE) -p $(PROJECT)-dev -f compose/compose.development.yaml $(PRO
 STACK   = $(PROD) -f compose/verify.yaml
 WAIT    = --wait --wait-timeout 180
 
-.PHONY: help setup engine env images verify-config certs up down verify smoke chaos chaos-tools health test bench \
+.PHONY: help setup engine env images verify-config certs up down verify smoke chaos chaos-tools health lint test bench \
         dev-up dev-down dev-build dev-logs dev-ps prod-up prod-down prod-build prod-logs prod-ps \
         db-backup db-restore db-reset backend-shell gateway-shell mongo-shell \
         clean clean-volumes clean-all
@@ -106,7 +106,12 @@ chaos-tools: ## tc and nsenter on the host, for the latency fault
 smoke: $(VENV)/.installed ## The smoke suite against the running stack
 	$(PYTEST) suites $(TARGET) -m smoke
 
-test: setup images ## The project's own tests: services against real servers, monitoring config checks
+LINTED = services fixtures suites ops bench scripts/*.py
+lint: $(VENV)/.installed ## ruff (complexity ≤ 15) over the code and tests; mypy --strict over the code (pyproject.toml)
+	$(VENV)/bin/ruff check $(LINTED) tests conftest.py
+	$(VENV)/bin/mypy $(LINTED)
+
+test: setup images lint ## The project's own tests (after make lint): services against real servers, monitoring config checks
 	$(PY) -m fixtures.doctor
 	$(PY) -m fixtures.doctor --override compose/edge.yaml
 	$(PYTEST) tests

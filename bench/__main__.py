@@ -59,7 +59,7 @@ def wrk(side: str, url: str, seconds: int, connections: int) -> Run:
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s", url],
         capture_output=True, text=True, check=True, timeout=seconds + 30,
     ).stdout
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
     if len(percentiles) < 2:
         raise RuntimeError(f"bench: wrk against {side} ({url}) measured no latencies:\n{out}")
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))

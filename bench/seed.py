@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from bson import Decimal128
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         have = seeded(products)
         if have > args.count:
             products.delete_many({"sku": {"$gte": f"{PREFIX}{args.count + 1:07d}", "$regex": f"^{PREFIX}"}})
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for first in range(have + 1, args.count + 1, BATCH):
             products.insert_many([product(n, now) for n in range(first, min(first + BATCH, args.count + 1))], ordered=False)
             print(f"seed: {min(first + BATCH - 1, args.count)}/{args.count}", file=sys.stderr, flush=True)

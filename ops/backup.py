@@ -52,7 +52,7 @@ def backup(target: Target, dest: Path) -> dict[str, Any]:
     (dest / "objects").mkdir()
     manifest: dict[str, Any] = {"created_at": time.time(), "database": target.database, "bucket": target.bucket,
                                 "collections": {}, "objects": {}}
-    with MongoClient(target.mongo_uri, serverSelectionTimeoutMS=5000) as client:
+    with MongoClient[dict[str, Any]](target.mongo_uri, serverSelectionTimeoutMS=5000) as client:
         db: Database[dict[str, Any]] = client[target.database]
         for name in sorted(db.list_collection_names()):
             count = 0
@@ -86,7 +86,7 @@ def backup(target: Target, dest: Path) -> dict[str, Any]:
 
 def restore(target: Target, src: Path) -> dict[str, Any]:
     manifest: dict[str, Any] = json.loads((src / "manifest.json").read_text())
-    with MongoClient(target.mongo_uri, serverSelectionTimeoutMS=5000) as client:
+    with MongoClient[dict[str, Any]](target.mongo_uri, serverSelectionTimeoutMS=5000) as client:
         db: Database[dict[str, Any]] = client.get_database(target.database)
         for name in set(db.list_collection_names()) - set(manifest["collections"]):
             db[name].delete_many({})  # the database ends up as it was: nothing newer survives
@@ -127,7 +127,7 @@ def restore(target: Target, src: Path) -> dict[str, Any]:
 
 
 def reset(target: Target) -> None:
-    with MongoClient(target.mongo_uri, serverSelectionTimeoutMS=5000) as client:
+    with MongoClient[dict[str, Any]](target.mongo_uri, serverSelectionTimeoutMS=5000) as client:
         db: Database[dict[str, Any]] = client[target.database]
         for name in db.list_collection_names():
             db[name].delete_many({})
@@ -148,10 +148,10 @@ def stack_target(project: str, env_file: Path) -> tuple[Target, ComposeStack]:
         raise SystemExit(str(exc)) from None
     env = stack.env()
     database = env.get("MONGO_DATABASE", "ecommerce")
-    host, port = stack.address("mongo", 27017)
+    host, port = stack.address("mongo")
     uri = (f"mongodb://{quote_plus(env['MONGO_APP_USERNAME'])}:{quote_plus(env['MONGO_APP_PASSWORD'])}"
            f"@{host}:{port}/{database}?authSource={database}")
-    s3_host, s3_port = stack.address("minio", 9000)
+    s3_host, s3_port = stack.address("minio")
     objects = Minio(f"{s3_host}:{s3_port}", access_key=env["MINIO_ACCESS_KEY"],
                     secret_key=env["MINIO_SECRET_KEY"], secure=False)
     return Target(uri, database, objects, env.get("MINIO_BUCKET", "ecommerce")), stack

@@ -79,7 +79,7 @@ def block(facts: list[ImageFacts]) -> str:
 
 
 def readme_block(text: str) -> str | None:
-    found = re.search(re.escape(BEGIN) + r".*?" + re.escape(END), text, flags=re.S)
+    found = re.search(re.escape(BEGIN) + r".*?" + re.escape(END), text, flags=re.DOTALL)
     return found.group(0) if found else None
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from the Makefile
 
-from fixtures.stack import ROLE_LABEL, ComposeStack, ContainerState, StackError  # noqa: E402
+from fixtures.stack import ROLE_LABEL, ComposeStack, ContainerState, StackError
 
 
 def problem(state: ContainerState) -> str:

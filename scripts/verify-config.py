@@ -33,6 +33,10 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script from the Makefile
+from fixtures.durations import duration  # after the path it needs
+from fixtures.durations import seconds as any_seconds
+
 PROMETHEUS_DIR = ROOT / "compose" / "prometheus"
 ALERTMANAGER_DIR = ROOT / "compose" / "alertmanager"
 
@@ -83,21 +87,12 @@ class MappingError(Exception):
 
 
 # --------------------------------------------------------------------------- utilities
-def seconds(duration: str) -> int:
-    """Prometheus-style duration ("1h30m", "10s") to whole seconds."""
-    match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", duration)
-    if not duration or match is None:
-        raise MappingError(f"unsupported duration {duration!r}: use h/m/s, e.g. 5m or 30s")
-    h, m, s = (int(g) if g else 0 for g in match.groups())
-    return h * 3600 + m * 60 + s
-
-
-def duration(total: int) -> str:
-    """Whole seconds to the shortest Prometheus duration ("95s" -> "1m35s")."""
-    h, rest = divmod(total, 3600)
-    m, s = divmod(rest, 60)
-    text = (f"{h}h" if h else "") + (f"{m}m" if m else "") + (f"{s}s" if s else "")
-    return text or "0s"
+def seconds(text: str) -> int:
+    """The simulation steps in whole seconds: a duration that is not one is refused."""
+    value = any_seconds(text)
+    if not value.is_integer():
+        raise MappingError(f"unsupported duration {text!r}: the verification timings are whole seconds")
+    return int(value)
 
 
 def expect(where: str, key: str, actual: Any, pair: Pair) -> str:
@@ -430,7 +425,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         changes = generate(Path(argv[1]).resolve())
-    except MappingError as exc:
+    except (MappingError, ValueError) as exc:  # ValueError: a duration it cannot read
         print(f"verify-config: {exc}", file=sys.stderr)
         return 1
     print("changed values (production -> verification):")

@@ -145,7 +145,7 @@ class BackendApi:
                 result: dict[str, Any] = {"ok": True}
             except TimeoutError:
                 result = {"ok": False, "error": f"no answer within {HEALTH_TIMEOUT_S} s"}
-            except Exception as exc:  # a probe reports every failure, whatever its type
+            except Exception as exc:  # noqa: BLE001 -- a probe reports every failure, whatever its type
                 result = {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
             result["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
             self.metrics.dependency_up.labels(service, name).set(1 if result["ok"] else 0)

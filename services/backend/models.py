@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, WithJsonSchema, model_validator
+from pydantic import BaseModel, ConfigDict, JsonValue, PlainValidator, ValidationError, WithJsonSchema, model_validator
 
 # 14 digits, 2 of them after the point: what the API promised (and Decimal128 keeps exactly).
 PRICE_MAX = Decimal("999999999999.99")
@@ -79,7 +79,7 @@ def _stock(value: Any) -> int:
         value = int(value)
     if not 0 <= value <= STOCK_MAX:
         raise ValueError(f"must be between 0 and {STOCK_MAX}")
-    return value
+    return int(value)
 
 
 STOCK_SCHEMA = {"type": "integer", "minimum": 0, "maximum": STOCK_MAX}
@@ -92,7 +92,7 @@ NOT_NULL = ("name", "price", "stock")
 
 
 # Valid payloads for the document (a fuzzer's examples phase sends them as they are).
-PRODUCT_EXAMPLES = [{"name": "Espresso cup", "price": 9.5, "sku": "CUP-ESP-01", "stock": 12}, {"name": "Tea towel", "price": 4}]
+PRODUCT_EXAMPLES: list[JsonValue] = [{"name": "Espresso cup", "price": 9.5, "sku": "CUP-ESP-01", "stock": 12}, {"name": "Tea towel", "price": 4}]
 PATCH_EXAMPLES = [{"price": 7.25}, {"stock": 0, "sku": None}]
 
 

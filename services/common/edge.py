@@ -194,7 +194,7 @@ class EdgeProtocol(HttpToolsProtocol):
         return bool(self.pipeline) or (self.cycle is not None and not self.cycle.response_complete)
 
     def _peer(self) -> str:
-        return "%s:%d" % self.client if self.client else "unknown peer"
+        return f"{self.client[0]}:{self.client[1]}" if self.client else "unknown peer"
 
     def _refuse(self, refusal: Refusal) -> None:
         self._refused = True

@@ -14,7 +14,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from services.common.settings import CommonSettings
@@ -58,7 +58,7 @@ class EcsFormatter(logging.Formatter):
         cached: dict[str, Any] | None = getattr(record, "_ecs_document", None)
         if cached is not None:
             return cached
-        stamp = datetime.fromtimestamp(record.created, tz=timezone.utc)
+        stamp = datetime.fromtimestamp(record.created, tz=UTC)
         doc: dict[str, Any] = {
             "@timestamp": stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z",
             "log.level": record.levelname.lower(),
@@ -77,7 +77,7 @@ class EcsFormatter(logging.Formatter):
             doc["error.message"] = str(record.exc_info[1])
             doc["error.stack_trace"] = "".join(traceback.format_exception(*record.exc_info))
         doc = self.redact.document(doc)
-        record._ecs_document = doc  # type: ignore[attr-defined]  # formatted once for every handler
+        record._ecs_document = doc  # formatted once for every handler
         return doc
 
     def format(self, record: logging.LogRecord) -> str:
@@ -97,7 +97,7 @@ class DocumentHandler(logging.Handler):
             return
         try:
             self._sink(self._formatter.document(record))
-        except Exception:  # a logging failure must never break the request that logged
+        except Exception:  # noqa: BLE001 -- a logging failure must never break the request that logged
             self.handleError(record)
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -133,7 +133,7 @@ class PlatformApp(Starlette):
         return _KeepConnection(super().build_middleware_stack())
 
 
-def create_app(obs: Observability, routes: list[BaseRoute], lifespan: Lifespan | None = None) -> Starlette:
+def create_app(obs: Observability, routes: Sequence[BaseRoute], lifespan: Lifespan | None = None) -> Starlette:
     @asynccontextmanager
     async def run(app: Starlette) -> AsyncIterator[None]:
         if obs.shipper is not None:
@@ -151,7 +151,7 @@ def create_app(obs: Observability, routes: list[BaseRoute], lifespan: Lifespan |
     app = PlatformApp(
         routes=[*routes, Route("/metrics", obs.metrics.endpoint, methods=["GET"])],
         middleware=[Middleware(ObserveMiddleware, metrics=obs.metrics)],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=run,
     )
     app.state.obs = obs

@@ -8,16 +8,17 @@ every problem at once, so a misconfigured container fails at start with a readab
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, TypeVar, overload
 
 from starlette.config import Config
 
 from services.common import __version__
 
 T = TypeVar("T")
+D = TypeVar("D")
 
 
 class SettingsError(RuntimeError):
@@ -31,16 +32,27 @@ class _Reader:
         self._config = Config(environ=dict(environ))
         self.errors: list[str] = []
 
-    def get(self, key: str, cast: Callable[[str], T] | None = None, default: Any = ...) -> T:
+    # A required value that is missing reads as None here; check() raises before anything uses it.
+    @overload
+    def get(self, key: str) -> str: ...
+    @overload
+    def get(self, key: str, *, default: D) -> str | D: ...
+    @overload
+    def get(self, key: str, cast: Callable[[str], T]) -> T: ...
+    @overload
+    def get(self, key: str, cast: Callable[[str], T], default: D) -> T | D: ...
+
+    def get(self, key: str, cast: Callable[[str], Any] | None = None, default: Any = ...) -> Any:
         try:
+            # Config's overloads want cast given or absent; None is its own "no cast" at run time.
             if default is ...:
-                return self._config(key, cast=cast)  # type: ignore[no-any-return]
-            return self._config(key, cast=cast, default=default)  # type: ignore[no-any-return]
+                return self._config(key, cast=cast)  # type: ignore[arg-type]
+            return self._config(key, cast=cast, default=default)  # type: ignore[arg-type]
         except KeyError:
             self.errors.append(f"{key} is required but not set")
         except ValueError as exc:
             self.errors.append(f"{key}: {exc}")
-        return default if default is not ... else None  # type: ignore[no-any-return]
+        return default if default is not ... else None
 
     def check(self, what: str) -> None:
         if self.errors:

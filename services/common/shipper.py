@@ -129,7 +129,7 @@ class LogShipper:
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._wake.clear()
             try:
@@ -139,7 +139,7 @@ class LogShipper:
                 self._metrics.log_shipper_up.labels(self.service).set(1)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 -- any failure: the batch stays queued
                 # Reported on stderr, not through logging: a log record about failing to
                 # ship logs would itself be queued for shipping.
                 if self.last_error != repr(exc):
@@ -165,7 +165,7 @@ class LogShipper:
             self._task = None
         try:
             await asyncio.wait_for(self.flush(), timeout=timeout)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 -- shutdown goes on whatever failed; the loss is reported
             left = self.pending
             if left:
                 self._drop(left)

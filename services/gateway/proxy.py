@@ -20,9 +20,9 @@ from urllib.parse import unquote_to_bytes
 import aiohttp
 import sentry_sdk
 from multidict import CIMultiDict
-from yarl import URL
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
+from yarl import URL
 
 from services.common.errors import error_response
 from services.common.metrics import Metrics
@@ -190,7 +190,7 @@ class UpstreamProxy:
         headers = self._upstream_headers(scope, scope["state"]["request_id"])
         try:
             upstream = await self._send(method, url, headers, body)
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             response = self._fail(request, "timeout", exc)
         except aiohttp.ClientConnectorError as exc:
             response = self._fail(request, "connect", exc)
@@ -234,7 +234,7 @@ class UpstreamProxy:
             try:
                 async for chunk in upstream.content.iter_any():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 # Headers are gone already: all we can do is count it and cut the connection.
                 self.metrics.upstream_errors.labels("stream").inc()
                 logger.warning("upstream broke mid-response for %s %s: %r", request.method, request.url.path, exc)

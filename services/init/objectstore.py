@@ -16,7 +16,7 @@ import sys
 
 from minio import Minio
 from minio.commonconfig import ENABLED
-from minio.credentials import StaticProvider
+from minio.credentials.providers import StaticProvider
 from minio.error import MinioAdminException, S3Error
 from minio.minioadmin import MinioAdmin
 from minio.versioningconfig import VersioningConfig

@@ -20,7 +20,7 @@ def gateway_timeout(stack: ComposeStack) -> float:
 
 
 def _timed_get(stack: ComposeStack, path: str) -> tuple[Any, float]:
-    with client(stack.url("gateway", 5921), timeout=30) as http:
+    with client(stack.url("gateway"), timeout=30) as http:
         started = time.monotonic()
         response = http.get(path)
         return response, time.monotonic() - started
@@ -69,7 +69,7 @@ def dependency_unavailable(dependency: str) -> Check:
     def run(stack: ComposeStack) -> str:
         path = "/api/products"
         if dependency == "object_store":
-            with client(stack.url("gateway", 5921), timeout=15) as http:
+            with client(stack.url("gateway"), timeout=15) as http:
                 # The newest page: the experiment seeded a product with an image just before the
                 # fault, and earlier layers (fuzz) may have left more than a page before it.
                 total = http.get("/api/products", params={"limit": 1}).json()["total"]
@@ -92,7 +92,7 @@ def still_served() -> Check:
     def run(stack: ComposeStack) -> str:
         listed, took = _timed_get(stack, "/api/products")
         assert listed.status_code == 200 and took < 3, f"GET /api/products: {listed.status_code} in {took:.2f} s"
-        with client(stack.url("gateway", 5921), timeout=10) as http:
+        with client(stack.url("gateway"), timeout=10) as http:
             started = time.monotonic()
             failed = http.post("/api/debug/error")
             took_error = time.monotonic() - started
@@ -111,7 +111,7 @@ class LogMarker:
 
     def send(self) -> Check:
         def run(stack: ComposeStack) -> str:
-            with client(stack.url("gateway", 5921), timeout=10) as http:
+            with client(stack.url("gateway"), timeout=10) as http:
                 response = http.get("/api/products", headers={"x-request-id": self.request_id})
             assert response.status_code == 200, f"{response.status_code} while Elasticsearch is down"
             return f"request {self.request_id} answered 200 while Elasticsearch was down"
@@ -120,7 +120,7 @@ class LogMarker:
 
     def arrived(self) -> Check:
         def run(stack: ComposeStack) -> str:
-            es = search_client(stack.url("elasticsearch", 9200))
+            es = search_client(stack.url("elasticsearch"))
 
             def found() -> int:
                 if not es.indices.exists(index="backend-logs-*"):
@@ -130,7 +130,7 @@ class LogMarker:
                 return int(hits["hits"]["total"]["value"])
 
             try:
-                count = wait_for(found, target=f"{stack.url('elasticsearch', 9200)} backend-logs-*",
+                count = wait_for(found, target=f"{stack.url('elasticsearch')} backend-logs-*",
                                  expectation=f"the log line of {self.request_id}, queued during the outage",
                                  timeout=30, transient=(ConnectionError, OSError))
             finally:
@@ -145,7 +145,7 @@ def errors_captured_again() -> Check:
 
     def run(stack: ComposeStack) -> str:
         request_id = f"sp-chaos-sentry-{uuid.uuid4().hex}"
-        with client(stack.url("gateway", 5921), timeout=10) as http:
+        with client(stack.url("gateway"), timeout=10) as http:
             assert http.post("/api/debug/error", headers={"x-request-id": request_id}).status_code == 500
         api = events_api(stack)
         try:

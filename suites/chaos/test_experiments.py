@@ -4,7 +4,7 @@ recovers with nothing lost. One experiment per test; journals in reports/chaos/.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -71,14 +71,14 @@ EXPERIMENTS = _experiments()
 @pytest.fixture(scope="module")
 def runner(compose_stack: ComposeStack, pytestconfig: pytest.Config) -> Iterator[Runner]:
     rate = plugin.chaos_rate(pytestconfig)
-    traffic = Settings(compose_stack.url("gateway", 5921), rate, gateway_timeout_s=gateway_timeout(compose_stack)) if rate else None
+    traffic = Settings(compose_stack.url("gateway"), rate, gateway_timeout_s=gateway_timeout(compose_stack)) if rate else None
     chaos_runner = Runner(compose_stack, JOURNALS, traffic=traffic)
     yield chaos_runner
     chaos_runner.close()
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS, ids=[e.name for e in EXPERIMENTS])
-def test_experiment(runner: Runner, experiment: Experiment, record_property: pytest.RecordProperty) -> None:
+def test_experiment(runner: Runner, experiment: Experiment, record_property: Callable[[str, object], None]) -> None:
     try:
         observed = runner.run(experiment).observation
     except Unsupported as exc:

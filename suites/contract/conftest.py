@@ -13,13 +13,12 @@ from fixtures.stack import Stack
 from suites.contract.catalogue import Catalogue
 from suites.contract.schema import OpenApi, describe
 
-GATEWAY_PORT = 5921
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 
 @pytest.fixture(scope="session")
 def api(stack: Stack) -> Iterator[httpx.Client]:
-    with service_client(stack, "gateway", GATEWAY_PORT) as http:
+    with service_client(stack, "gateway") as http:
         yield http
 
 

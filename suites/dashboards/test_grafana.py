@@ -13,8 +13,6 @@ from fixtures.plugin import require
 from fixtures.stack import Stack
 from suites.dashboards.provisioned import dashboards
 
-PORT = 3000
-
 
 @pytest.fixture
 def grafana(stack: Stack) -> Iterator[httpx.Client]:
@@ -22,7 +20,7 @@ def grafana(stack: Stack) -> Iterator[httpx.Client]:
     env = stack.env()
     password = env.get("GRAFANA_ADMIN_PASSWORD")
     assert password, f"{stack.target}: GRAFANA_ADMIN_PASSWORD is not set in the stack's .env"
-    with service_client(stack, "grafana", PORT, timeout=10) as http:
+    with service_client(stack, "grafana", timeout=10) as http:
         http.auth = httpx.BasicAuth(env.get("GRAFANA_ADMIN_USER", "admin"), password)
         yield http
 

@@ -4,11 +4,12 @@ data, with or without Grafana: the dashboards are only as good as their PromQL."
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+from prometheus_api_client import PrometheusConnect
+from prometheus_api_client.exceptions import PrometheusApiClientException
 
 from fixtures.clients.http import service_client
 from fixtures.clients.prometheus import connect, scrape_bound
@@ -40,7 +41,7 @@ def promql(expr: str) -> str:
 def traffic(stack: Stack) -> PrometheusConnect:
     """Requests of every kind the panels chart, one 5xx among them (last: the backend
     drops its connection after an unhandled exception)."""
-    with service_client(stack, "gateway", 5921, timeout=5) as http:
+    with service_client(stack, "gateway", timeout=5) as http:
         for method, path, status in [("GET", "/api/products?limit=1", 200), ("GET", "/api/health", 200),
                                      ("GET", "/api/products/unknown", 404), ("POST", "/api/debug/error", 500)]:
             response = http.request(method, path)
@@ -63,7 +64,7 @@ def test_panel_query_returns_data(traffic: PrometheusConnect, dashboard: str, pa
 
     def run() -> tuple[list[float], list[float]]:
         """Finite values of the query as Grafana runs it (range) and at this instant."""
-        end = datetime.now(timezone.utc)
+        end = datetime.now(UTC)
         try:
             ranged = prom.custom_query_range(expr, start_time=end - timedelta(seconds=RANGE_S), end_time=end, step=STEP)
             instant = prom.custom_query(expr)

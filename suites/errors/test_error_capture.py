@@ -35,7 +35,7 @@ def captured(api: EventsApi, project: str, request_id: str) -> CapturedEvent:
 
 def send(stack: Stack, method: str, path: str, timeout: float = 5.0) -> tuple[str, httpx.Response]:
     request_id = new_request_id()
-    with service_client(stack, "gateway", 5921, timeout=timeout) as http:
+    with service_client(stack, "gateway", timeout=timeout) as http:
         return request_id, http.request(method, path, headers={"x-request-id": request_id})
 
 

@@ -13,12 +13,12 @@ from schemathesis.core.errors import SchemathesisError
 from schemathesis.schemas import BaseSchema
 
 from fixtures import plugin
-from fixtures.clients.compose import SERVICE_PORT
 from fixtures.clients.http import client
+from fixtures.services import port as serving_port
 from fixtures.stack import StackError
 from suites.fuzz.driver import Budget, Driver, load, operation_labels
 
-GATEWAY_PORT = SERVICE_PORT["gateway"]
+GATEWAY_PORT = serving_port("gateway")
 DOCUMENT = "/api/openapi.json"
 UNAVAILABLE = "the document could not be fuzzed: "
 
@@ -40,7 +40,7 @@ _SERVED = pytest.StashKey[Served]()
 def _load(config: pytest.Config) -> Served:
     served = Served()
     try:
-        served.base_url = plugin.stack_for(config).url("gateway", GATEWAY_PORT)
+        served.base_url = plugin.stack_for(config).url("gateway")
         with client(served.base_url) as http:
             response = http.get(DOCUMENT)
         if response.status_code != 200:

@@ -120,7 +120,7 @@ class Catalogue:
 
     ids: set[str] = field(default_factory=set)
 
-    def record(self, case: Case, response: Response) -> None:
+    def record(self, case: Case[Any], response: Response) -> None:
         if case.method.upper() == "POST" and case.path == PRODUCTS and response.status_code == 201:
             self.ids.add(str(response.json()["id"]))
         elif case.method.upper() == "DELETE" and case.path == PRODUCT and response.status_code == 204:
@@ -143,7 +143,7 @@ class Driver:
 
     def __post_init__(self) -> None:
         @self.schema.hook("after_call")
-        def after_call(context: Any, case: Case, response: Response) -> None:
+        def after_call(context: Any, case: Case[Any], response: Response) -> None:
             # Every request, the checks' own follow-ups and stateful steps included.
             self.requests_sent += 1
             self.created.record(case, response)
@@ -152,14 +152,14 @@ class Driver:
         request_id = new_request_id()
         return request_id, {"session": self.session, "headers": {"X-Request-ID": request_id}}
 
-    def count(self, case: Case) -> None:
+    def count(self, case: Case[Any]) -> None:
         phase = getattr(getattr(case.meta, "phase", None), "name", None)
         self.run.cases[str(phase or "unknown")] += 1
 
-    def remember(self, case: Case, request_id: str, headers: dict[str, str]) -> None:
+    def remember(self, case: Case[Any], request_id: str, headers: dict[str, str]) -> None:
         self.failed = Reproduction(case.operation.label, request_id, case.as_curl_command(headers=headers))
 
-    def send(self, case: Case) -> None:
+    def send(self, case: Case[Any]) -> None:
         """One case, judged by every check."""
         __tracebackhide__ = True
         self.count(case)
@@ -175,7 +175,7 @@ class Driver:
         operation = self.schema.find_operation_by_label(label)
         assert operation is not None, f"{label} is not in the document the gateway serves"
 
-        def test(case: Case) -> None:
+        def test(case: Case[Any]) -> None:
             __tracebackhide__ = True
             self.send(case)
 
@@ -191,10 +191,11 @@ class Driver:
 
         class Scenarios(machine):  # type: ignore[misc, valid-type]
             request_id = ""
-            headers: dict[str, str] = {}
+            headers: dict[str, str]
 
             def setup(self) -> None:
                 super().setup()
+                self.headers = {}
                 self.existing = set(driver.created.ids)
 
             def teardown(self) -> None:
@@ -204,13 +205,13 @@ class Driver:
                 driver.delete(driver.created.ids - self.existing)
                 super().teardown()
 
-            def get_call_kwargs(self, case: Case) -> dict[str, Any]:
+            def get_call_kwargs(self, case: Case[Any]) -> dict[str, Any]:
                 driver.count(case)
                 self.request_id, kwargs = driver.kwargs()
                 self.headers = kwargs["headers"]
                 return kwargs
 
-            def validate_response(self, response: Response, case: Case, **kwargs: Any) -> None:
+            def validate_response(self, response: Response, case: Case[Any], **kwargs: Any) -> None:
                 __tracebackhide__ = True
                 try:
                     super().validate_response(response, case, **kwargs)
@@ -224,7 +225,7 @@ class Driver:
         """Delete these products; the statuses that were neither 204 nor 404 (already gone)."""
         problems = {}
         for product_id in sorted(ids):
-            request_id, kwargs = self.kwargs()
+            _, kwargs = self.kwargs()
             url = self.schema.get_base_url() + PRODUCT.format(id=product_id)
             status = self.session.delete(url, timeout=REQUEST_TIMEOUT_S, headers=kwargs["headers"]).status_code
             self.created.ids.discard(product_id)

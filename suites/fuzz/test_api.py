@@ -20,6 +20,13 @@ from suites.fuzz.driver import SCENARIO_STEPS, Driver
 RecordProperty = Callable[[str, object], None]
 
 
+def _record_reproduction(fuzz: Driver, record_property: RecordProperty) -> None:
+    # Its own function: the driver sets `failed` while the test runs, after `reported` reset it.
+    failed = fuzz.failed
+    if failed is not None:
+        record_property(FUZZ_REPRODUCTION, f"{failed.operation} (X-Request-ID {failed.request_id})\n{failed.curl}")
+
+
 @contextmanager
 def reported(fuzz: Driver, record_property: RecordProperty) -> Iterator[None]:
     """Records how many cases the test ran (``fuzz_cases`` in junit.xml) and, when it fails,
@@ -32,9 +39,7 @@ def reported(fuzz: Driver, record_property: RecordProperty) -> Iterator[None]:
         assert fuzz.run.total > before, "no case was generated: the document gives this test nothing to send"
     except BaseException:
         fuzz.run.failures += 1
-        if fuzz.failed is not None:
-            record_property(FUZZ_REPRODUCTION, f"{fuzz.failed.operation} (X-Request-ID {fuzz.failed.request_id})\n"
-                                               f"{fuzz.failed.curl}")
+        _record_reproduction(fuzz, record_property)
         raise
     finally:
         record_property("fuzz_cases", fuzz.run.total - before)

@@ -9,7 +9,8 @@ Long-running and one-shot are told apart by the compose config the stack was sta
 
 from __future__ import annotations
 
-from fixtures.clients.compose import declared, service_container
+from fixtures.clients.compose import declared
+from fixtures.per_service import service_container
 from fixtures.stack import ComposeStack, ContainerState
 from fixtures.waits import wait_for
 

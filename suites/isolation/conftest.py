@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from fixtures.clients import probe
-from fixtures.clients.compose import SERVICE_PORT
+from fixtures.services import port as serving_port
 from fixtures.stack import ComposeStack
 
 from .targets import BACKEND_DEPENDENCIES, BEHIND_THE_GATEWAY, frontend_gateway_targets, network_ip
@@ -18,8 +18,8 @@ from .targets import BACKEND_DEPENDENCIES, BEHIND_THE_GATEWAY, frontend_gateway_
 def behind_the_gateway(compose_stack: ComposeStack) -> dict[str, list[str]]:
     """service -> its targets, by compose name and by backend-network IP (services with a container)."""
     present = set(compose_stack.services())
-    return {service: [f"{service}:{SERVICE_PORT[service]}",
-                      f"{network_ip(compose_stack, service, 'backend')}:{SERVICE_PORT[service]}"]
+    return {service: [f"{service}:{serving_port(service)}",
+                      f"{network_ip(compose_stack, service, 'backend')}:{serving_port(service)}"]
             for service in BEHIND_THE_GATEWAY if service in present}
 
 
@@ -31,7 +31,7 @@ def frontend_probe(compose_stack: ComposeStack) -> Iterator[probe.Probe]:
 
 @pytest.fixture(scope="session")
 def frontend_view(frontend_probe: probe.Probe, behind_the_gateway: dict[str, list[str]]) -> dict[str, str]:
-    targets = [f"gateway:{SERVICE_PORT['gateway']}"] + [t for ts in behind_the_gateway.values() for t in ts]
+    targets = [f"gateway:{serving_port('gateway')}"] + [t for ts in behind_the_gateway.values() for t in ts]
     return frontend_probe.connect(targets)
 
 
@@ -43,5 +43,5 @@ def host_view(behind_the_gateway: dict[str, list[str]]) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def backend_view(compose_stack: ComposeStack) -> dict[str, str]:
-    targets = [f"{s}:{SERVICE_PORT[s]}" for s in BACKEND_DEPENDENCIES] + frontend_gateway_targets(compose_stack)
+    targets = [f"{s}:{serving_port(s)}" for s in BACKEND_DEPENDENCIES] + frontend_gateway_targets(compose_stack)
     return probe.from_service(compose_stack, "backend", targets)

@@ -3,7 +3,7 @@ name them on each of the project's networks."""
 
 from __future__ import annotations
 
-from fixtures.clients.compose import SERVICE_PORT
+from fixtures.services import port as serving_port
 from fixtures.stack import ComposeStack, StackError
 
 # Everything behind the gateway: the API, the stores, monitoring and error tracking.
@@ -29,5 +29,5 @@ def frontend_host_side(stack: ComposeStack) -> str:
 
 def frontend_gateway_targets(stack: ComposeStack) -> list[str]:
     """The gateway's port on the frontend network: the host side of its bridge, and the gateway itself."""
-    port = SERVICE_PORT["gateway"]
+    port = serving_port("gateway")
     return [f"{frontend_host_side(stack)}:{port}", f"{network_ip(stack, 'gateway', 'frontend')}:{port}"]

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from fixtures.clients import probe
-from fixtures.clients.compose import SERVICE_PORT, stack_violations
+from fixtures.clients.compose import stack_violations
+from fixtures.services import port as serving_port
 from fixtures.stack import SERVICE_LABEL, ComposeStack
 from suites.tls.edge import HTTP_PORT, HTTPS_PORT
 
-GATEWAY_PORT = SERVICE_PORT["gateway"]
+GATEWAY_PORT = serving_port("gateway")
 # The role ports a user might try on this machine; none is published.
 UNPUBLISHED = [3847, 27017, 9000, 9090, 9093, 9200, 9097]
 

@@ -14,15 +14,15 @@ from __future__ import annotations
 import pytest
 
 from fixtures.clients import probe
-from fixtures.clients.compose import SERVICE_PORT
 from fixtures.plugin import require
+from fixtures.services import port as serving_port
 from fixtures.stack import ComposeStack, Stack
 
 from .targets import BACKEND_DEPENDENCIES, BEHIND_THE_GATEWAY, frontend_gateway_targets
 
 
 def test_frontend_reaches_the_gateway(frontend_view: dict[str, str]) -> None:
-    target = f"gateway:{SERVICE_PORT['gateway']}"
+    target = f"gateway:{serving_port('gateway')}"
     assert frontend_view[target] == probe.CONNECTED, f"probe on frontend -> {target}: {frontend_view[target]}"
 
 
@@ -39,19 +39,19 @@ def test_frontend_cannot_reach(stack: Stack, service: str, behind_the_gateway: d
 
 
 def test_gateway_reaches_the_backend(compose_stack: ComposeStack) -> None:
-    target = f"backend:{SERVICE_PORT['backend']}"
+    target = f"backend:{serving_port('backend')}"
     seen = probe.from_service(compose_stack, "gateway", [target])
     assert seen[target] == probe.CONNECTED, f"gateway -> {target}: {seen[target]}"
 
 
 @pytest.mark.parametrize("dependency", BACKEND_DEPENDENCIES)
 def test_backend_reaches(backend_view: dict[str, str], dependency: str) -> None:
-    target = f"{dependency}:{SERVICE_PORT[dependency]}"
+    target = f"{dependency}:{serving_port(dependency)}"
     assert backend_view[target] == probe.CONNECTED, f"backend -> {target}: {backend_view[target]}"
 
 
 def test_backend_cannot_reach_the_frontend_network(compose_stack: ComposeStack, backend_view: dict[str, str]) -> None:
-    control = f"mongo:{SERVICE_PORT['mongo']}"
+    control = f"mongo:{serving_port('mongo')}"
     assert backend_view[control] == probe.CONNECTED, f"control: backend -> {control}: {backend_view[control]}"
     # Seen here: `timeout` for the gateway (dropped between the bridges) and `refused` for the
     # host side: an internal network does not hide the host's own addresses; nothing serves

@@ -67,7 +67,7 @@ def test_no_secret_in_shipped_logs(stack: Stack) -> None:
     secrets = stack_secrets(stack)
     assert secrets, f"{stack.target}: no credentials found in the stack's settings to look for"
     request_ids = []
-    with service_client(stack, "gateway", 5921, timeout=5) as http:
+    with service_client(stack, "gateway", timeout=5) as http:
         sent = time.monotonic()
         for method, path, body, status in TRAFFIC:
             request_ids.append(new_request_id())

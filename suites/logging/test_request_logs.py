@@ -22,7 +22,7 @@ ISO_8601 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:
 @pytest.fixture(scope="module")
 def shipped(stack: Stack) -> RequestLogs:
     request_id = new_request_id()
-    with service_client(stack, "gateway", 5921, timeout=5) as http:
+    with service_client(stack, "gateway", timeout=5) as http:
         sent = time.monotonic()
         response = http.get(PATH, params={"limit": 1}, headers={"x-request-id": request_id})
     assert response.status_code == 200, f"GET {response.request.url}: {response.status_code} {response.text[:300]}"

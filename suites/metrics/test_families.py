@@ -32,7 +32,7 @@ def test_families_as_prometheus_scrapes_them(stack: Stack, job: str) -> None:
 
 
 def test_gateway_metrics_endpoint(stack: Stack) -> None:
-    with service_client(stack, "gateway", 5921, timeout=5) as http:
+    with service_client(stack, "gateway", timeout=5) as http:
         response = http.get("/metrics")
     assert response.status_code == 200, f"{response.request.url}: {response.status_code} {response.text[:300]}"
     declared: dict[str, str] = {}

@@ -57,7 +57,7 @@ class Burst:
 @pytest.fixture(scope="module")
 def burst(stack: Stack) -> Burst:
     prom = connect(stack)
-    with service_client(stack, "gateway", 5921, timeout=5) as http:
+    with service_client(stack, "gateway", timeout=5) as http:
         if gateway_count(http) != total(prom, selector("gateway"), "gateway"):
             for job in ROUTES:
                 wait_for_scrape(prom, job, after=time.time())

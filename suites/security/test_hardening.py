@@ -16,7 +16,8 @@ import pytest
 import testinfra
 
 from fixtures import policy
-from fixtures.clients.compose import declared, hardening, policy_violations, service_container
+from fixtures.clients.compose import declared, hardening, policy_violations
+from fixtures.per_service import service_container
 from fixtures.stack import ComposeStack
 
 # The policy's settings that one container's HostConfig answers (networks and published
@@ -41,7 +42,7 @@ def test_runs_as_non_root(compose_stack: ComposeStack, service: str) -> None:
     assert out.rc == 0, f"{service}: cannot read uids in {container.name}: {out}"
     exec_uid, *status = out.stdout.splitlines()
     assert exec_uid.strip() not in {"", "0"}, f"{service}: `id -u` in {container.name} is {exec_uid!r}"
-    uids = next((line.split()[1:] for line in status if line.startswith("Uid:")), [])
+    uids: list[str] = next((line.split()[1:] for line in status if line.startswith("Uid:")), [])
     assert uids and "0" not in uids, f"{service}: PID 1 runs with uids {uids} ({status[:3]})"
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 
 import pytest
 from minio.error import S3Error
@@ -72,9 +73,11 @@ def test_backend_key_reaches_its_bucket_and_nothing_else(stack: Stack, backend_s
     admin = objectstore.client(stack)
     admin.make_bucket(other)
     try:
-        for what, call in (("create a bucket", lambda: app.make_bucket(f"{other}-new")),
-                           (f"list bucket {other}", lambda: next(iter(app.list_objects(other)), None)),
-                           (f"change {bucket}'s policy", lambda: app.delete_bucket_policy(bucket))):
+        calls: tuple[tuple[str, Callable[[], object]], ...] = (
+            ("create a bucket", lambda: app.make_bucket(f"{other}-new")),
+            (f"list bucket {other}", lambda: next(iter(app.list_objects(other)), None)),
+            (f"change {bucket}'s policy", lambda: app.delete_bucket_policy(bucket)))
+        for what, call in calls:
             try:
                 call()
             except S3Error as refusal:

@@ -12,7 +12,8 @@ import ipaddress
 
 import testinfra
 
-from fixtures.clients.compose import SERVICE_PORT, declared, service_container
+from fixtures.per_service import service_container
+from fixtures.services import SERVICES, listens_on
 from fixtures.stack import ComposeStack
 
 LISTEN = "0A"
@@ -59,11 +60,11 @@ def test_listens_only_on_declared_ports(compose_stack: ComposeStack, service: st
     tables = host.run(f"cat {' '.join(TABLES)}")
     found = listeners(tables.stdout)
     reachable = {(ip, port) for ip, port in found if not _is_loopback(ipaddress.ip_address(ip))}
-    allowed = declared(compose_stack).ports(service)
+    allowed = listens_on(service)  # the guide's ports, not what compose happens to expose
     undeclared = sorted((ip, port) for ip, port in reachable if port not in allowed)
     assert not undeclared, f"{service}: listens on undeclared ports {undeclared} (declared: {sorted(allowed)})"
     # The reading itself must see something: the service's own port, where it has one.
-    own = SERVICE_PORT.get(service)
+    own = SERVICES[service].port if service in SERVICES else None
     assert own is None or own in {port for _, port in reachable}, (
         f"{service}: its port {own} is not listening; listeners seen: {sorted(found)}"
     )

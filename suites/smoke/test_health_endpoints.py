@@ -7,32 +7,26 @@ import pytest
 from fixtures.clients import mongo, sentry
 from fixtures.clients.http import service_client
 from fixtures.plugin import require
+from fixtures.services import SERVICES, Service
 from fixtures.stack import Stack
 
-# service, port, path, what a healthy answer contains
-HTTP_HEALTH = [
-    ("gateway", 5921, "/health", '"ok":true'),
-    ("prometheus", 9090, "/-/ready", "Ready"),
-    ("alertmanager", 9093, "/-/ready", "OK"),
-    ("elasticsearch", 9200, "/_cluster/health", '"status"'),
-    ("minio", 9000, "/minio/health/live", ""),
-    ("receiver", 9097, "/health", '"ok":true'),
-    ("grafana", 3000, "/api/health", '"database"'),
-    ("kibana", 5601, "/api/status", '"overall"'),
-]
+# Every service with an HTTP health endpoint (fixtures/services.py), from this machine.
+WITH_HEALTH = [s for s in SERVICES.values() if s.health is not None]
 
 
-@pytest.mark.parametrize(("service", "port", "path", "expected"), HTTP_HEALTH, ids=[h[0] for h in HTTP_HEALTH])
-def test_http_health(stack: Stack, service: str, port: int, path: str, expected: str) -> None:
-    require(stack, service)
-    with service_client(stack, service, port, timeout=3) as http:
-        response = http.get(path)
-    assert response.status_code == 200, f"{service} {response.request.url}: {response.status_code} {response.text[:300]}"
-    assert expected in response.text.replace(" ", ""), f"{service} {path}: {response.text[:300]}"
+@pytest.mark.parametrize("service", WITH_HEALTH, ids=[s.name for s in WITH_HEALTH])
+def test_http_health(stack: Stack, service: Service) -> None:
+    assert service.health is not None
+    require(stack, service.name)
+    with service_client(stack, service.name, timeout=3) as http:
+        response = http.get(service.health.path)
+    where = f"{service.name} {response.request.url}"
+    assert response.status_code == 200, f"{where}: {response.status_code} {response.text[:300]}"
+    assert service.health.contains in response.text.replace(" ", ""), f"{where}: {response.text[:300]}"
 
 
 def test_backend_health_through_the_gateway(stack: Stack) -> None:
-    with service_client(stack, "gateway", 5921, timeout=5) as http:
+    with service_client(stack, "gateway", timeout=5) as http:
         response = http.get("/api/health")
     body = response.json()
     assert response.status_code == 200, body

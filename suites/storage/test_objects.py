@@ -48,7 +48,7 @@ def test_presigned_get_works_then_expires(stack: Stack, store: Minio, bucket: st
     put(store, bucket, key, data)
     signed = time.monotonic()
     url = store.presigned_get_object(bucket, key, expires=timedelta(seconds=PRESIGN_EXPIRY_S))
-    with client(stack.url("minio", objectstore.PORT)) as http:
+    with client(stack.url("minio")) as http:
         fresh = http.get(url)
         assert fresh.status_code == 200 and fresh.content == data, \
             f"fresh presigned URL: {fresh.status_code} {fresh.text[:300]}"
@@ -69,7 +69,7 @@ def test_tampered_presigned_url_is_refused(stack: Stack, store: Minio, bucket: s
     put(store, bucket, key, b"secret")
     put(store, bucket, f"{key}-other", b"other")
     url = store.presigned_get_object(bucket, key, expires=timedelta(minutes=1))
-    with client(stack.url("minio", objectstore.PORT)) as http:
+    with client(stack.url("minio")) as http:
         # The same signature for another key, and a changed signature for this one.
         for forged in (url.replace("/tampered?", "/tampered-other?"), url[:-1] + ("0" if url[-1] != "0" else "1")):
             response = http.get(forged)

@@ -13,10 +13,12 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from fixtures.services import SERVICES, port
 from fixtures.stack import ComposeStack, Stack
 
-HTTP_PORT = 8080    # container ports (images/edge/nginx.conf), published as 80 and 443
-HTTPS_PORT = 8443
+# Container ports (images/edge/nginx.conf), published as 80 and 443.
+HTTPS_PORT = port("edge")
+(HTTP_PORT,) = SERVICES["edge"].other_ports
 CERT_MOUNT = "/etc/nginx/certs"
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_CA = ROOT / "build" / "certs" / "ca.crt"

@@ -50,7 +50,7 @@ def traced(stack: Stack, https: httpx.Client) -> Traced:
     response = https.get(PATH, params={"limit": 1}, headers={"x-request-id": via_edge})
     assert response.status_code == 200, f"GET {response.request.url}: {response.status_code} {response.text[:300]}"
     # The gateway has no published port behind the edge: the host reaches it on the bridge.
-    with httpx.Client(base_url=stack.url("gateway", 5921), timeout=10) as gateway:
+    with httpx.Client(base_url=stack.url("gateway"), timeout=10) as gateway:
         answer = gateway.get(PATH, params={"limit": 1}, headers={"x-request-id": direct})
     assert answer.status_code == 200, f"GET {answer.request.url}: {answer.status_code} {answer.text[:300]}"
     with connect(stack) as es:

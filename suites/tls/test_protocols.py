@@ -77,7 +77,7 @@ def test_current_protocol_is_accepted(edge: Edge, version: ssl.TLSVersion, recor
     assert seen.version == version.name.replace("_", "."), f"{edge.https} with only {version.name} offered: {seen}"
 
 
-def client_tls12_ciphers() -> list[dict[str, Any]]:
+def client_tls12_ciphers() -> list[ssl._Cipher]:
     """Every TLS 1.2-and-below cipher this client's OpenSSL can offer."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.set_ciphers(ANY_CIPHER)

@@ -5,15 +5,16 @@ those (to 8080 and 8443 inside), no other container publishes a port, and the ga
 from __future__ import annotations
 
 from fixtures.clients import probe
+from fixtures.services import port as serving_port
 from fixtures.stack import SERVICE_LABEL, ComposeStack
 
 from .edge import HTTP_PORT, HTTPS_PORT, Edge
 
-GATEWAY_PORT = 5921
+GATEWAY_PORT = serving_port("gateway")
 
 
 def test_only_80_and_443_are_published(compose_stack: ComposeStack, edge: Edge) -> None:
-    published = {}
+    published: dict[str, set[tuple[int, str]]] = {}
     for container in compose_stack.containers():
         for port, bindings in (container.attrs["HostConfig"].get("PortBindings") or {}).items():
             for binding in bindings or []:

@@ -66,7 +66,7 @@ def run_script(tmp_path: Path, pull: str = "fail", config_fails: str = "",
     env = {k: v for k, v in os.environ.items() if k not in ("DOCKER", "BASE_IMAGE", "COMPOSE_PROFILES")}
     env.update(PATH=f"{bin_dir}:{env['PATH']}", CALLS=str(calls), FAKE_DIR=str(tmp_path), PULL=pull,
                CONFIG_FAILS=config_fails, PULL_LOG=str(tmp_path / "pull.log"), PROBE_TIMEOUT="10", PULL_TIMEOUT="10")
-    out = subprocess.run([str(SCRIPT)], capture_output=True, text=True, env=env, timeout=60)
+    out = subprocess.run([str(SCRIPT)], capture_output=True, text=True, env=env, timeout=60, check=False)
     recorded = [shlex.split(line) for line in calls.read_text().splitlines()] if calls.exists() else []
     return Run(out.returncode, out.stdout, out.stderr, recorded)
 
@@ -107,8 +107,8 @@ def test_unrenderable_compose_file_is_one_message(tmp_path: Path) -> None:
     run = run_script(tmp_path, config_fails="service sentry depends on undefined service sentry-init")
     assert run.code == 1
     assert run.stderr.strip().splitlines() == [
-        "official profile: cannot list the images of compose/compose.production.yaml:"
-        " service sentry depends on undefined service sentry-init"], run.stderr
+        ("official profile: cannot list the images of compose/compose.production.yaml:"
+         " service sentry depends on undefined service sentry-init")], run.stderr
     assert run.pulls() == []
 
 
@@ -122,7 +122,7 @@ def test_no_engine_or_no_compose_is_one_message(tmp_path: Path, answers: str) ->
     docker.chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PULL_LOG": str(tmp_path / "pull.log")}
     env.pop("DOCKER", None)
-    out = subprocess.run([str(SCRIPT)], capture_output=True, text=True, env=env, timeout=30)
+    out = subprocess.run([str(SCRIPT)], capture_output=True, text=True, env=env, timeout=30, check=False)
     assert out.returncode == 1
     assert len(out.stderr.strip().splitlines()) == 1 and out.stderr.startswith("official profile: "), out.stderr
 

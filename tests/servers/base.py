@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from fixtures.waits import WaitAborted, WaitTimeout, describe, wait_for
 
@@ -313,10 +313,10 @@ class LocalServer(abc.ABC):
     def _env(self) -> dict[str, str]:
         return dict(os.environ)
 
-    def _before_first_start(self) -> None:  # noqa: B027 - optional hook
+    def _before_first_start(self) -> None:
         """One-time preparation of the work dir (config files, users, migrations)."""
 
-    def _after_exit(self) -> None:  # noqa: B027 - optional hook
+    def _after_exit(self) -> None:
         """Clean-up after the process is gone (stop or kill)."""
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -329,7 +329,7 @@ class LocalServer(abc.ABC):
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def start(self: S) -> S:
+    def start(self) -> Self:
         if self.running:
             return self
         if not self._ports_fixed:
@@ -424,7 +424,7 @@ class LocalServer(abc.ABC):
         self._reap()
         return process.returncode
 
-    def restart(self: S) -> S:
+    def restart(self) -> Self:
         self.stop()
         return self.start()
 
@@ -451,7 +451,7 @@ class LocalServer(abc.ABC):
             self._signal_group(signal.SIGKILL)
         self._after_exit()
 
-    def __enter__(self: S) -> S:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

@@ -264,7 +264,7 @@ class SentryServer(LocalServer):
             try:
                 result = subprocess.run(
                     argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    cwd=self.workdir, env=self._env(), timeout=self.bootstrap_timeout,
+                    cwd=self.workdir, env=self._env(), timeout=self.bootstrap_timeout, check=False,
                     start_new_session=True,
                 )
             except subprocess.TimeoutExpired as exc:

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import elasticsearch
 import httpx
@@ -119,7 +120,7 @@ def test_port_taken_before_first_start_is_chosen_again(tmp_path: Path) -> None:
         taken = squatter.getsockname()[1]
 
         class Unlucky(SearchServer):
-            offers = [taken]
+            offers: ClassVar[list[int]] = [taken]
 
             def _allocate_ports(self) -> None:
                 super()._allocate_ports()
@@ -154,20 +155,19 @@ def test_app_user_is_refused_other_databases(mongo_server: MongoServer) -> None:
 
 def test_app_user_authenticates_against_its_own_database_only(mongo_server: MongoServer) -> None:
     uri = mongo_server.app_uri.replace(f"authSource={mongo_server.database}", "authSource=admin")
-    with mongo_server.client(uri, timeout_ms=1000) as client:
-        with pytest.raises(OperationFailure, match="authentication failed"):
-            client[mongo_server.database]["products"].find_one()
+    with mongo_server.client(uri, timeout_ms=1000) as client, pytest.raises(OperationFailure, match="authentication failed"):
+        client[mongo_server.database]["products"].find_one()
 
 
 def test_unauthenticated_and_wrong_password_are_refused(mongo_server: MongoServer) -> None:
     anonymous = f"mongodb://{mongo_server.host}:{mongo_server.port}/"
-    with mongo_server.client(anonymous, timeout_ms=1000) as client:
-        with pytest.raises(OperationFailure, match="requires authentication"):
-            client[mongo_server.database]["products"].insert_one({"x": 1})
+    with (mongo_server.client(anonymous, timeout_ms=1000) as client,
+          pytest.raises(OperationFailure, match="requires authentication")):
+        client[mongo_server.database]["products"].insert_one({"x": 1})
     wrong = mongo_server.root_uri.replace(mongo_server.root_password, "not-the-password")
-    with mongo_server.client(wrong, timeout_ms=1000) as client:
-        with pytest.raises((OperationFailure, ServerSelectionTimeoutError), match="authentication failed"):
-            client["admin"].command("listDatabases")
+    with (mongo_server.client(wrong, timeout_ms=1000) as client,
+          pytest.raises((OperationFailure, ServerSelectionTimeoutError), match="authentication failed")):
+        client["admin"].command("listDatabases")
 
 
 def test_root_user_may_write_anywhere(mongo_server: MongoServer) -> None:
@@ -185,9 +185,8 @@ def test_mongo_stop_start_keeps_port_data_and_auth(fresh_mongo_server: MongoServ
         client[server.database].get_collection("orders", write_concern=durable).insert_one({"_id": "o-1"})
 
     server.stop()
-    with server.client(timeout_ms=300) as client:
-        with pytest.raises(ServerSelectionTimeoutError):
-            client[server.database]["orders"].find_one()
+    with server.client(timeout_ms=300) as client, pytest.raises(ServerSelectionTimeoutError):
+        client[server.database]["orders"].find_one()
 
     server.start()
     assert server.port == port
