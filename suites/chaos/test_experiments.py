@@ -88,4 +88,11 @@ def test_experiment(runner: Runner, experiment: Experiment, record_property: Cal
                         ("ttd_ratio", observed.ratio), ("ttr_s", observed.time_to_recover_s)):
         if value is not None:
             record_property(f"{experiment.name}.{name}", value)
+    traffic = observed.traffic or {}
+    for name, key in (("production_bound_s", None), ("clients_first_error_s", "time_to_first_error_s"),
+                      ("clients_heal_s", "time_to_heal_s"), ("clients_available", "availability_during_fault_pct"),
+                      ("acknowledged_writes", "acknowledged_writes"), ("lost_writes", "lost_writes")):
+        value = (observed.production_bound.total if observed.production_bound else None) if key is None else traffic.get(key)
+        if value is not None:
+            record_property(f"{experiment.name}.{name}", value)
     assert observed.result == "passed", f"{experiment.name}: " + "\n".join(observed.failures)
