@@ -106,7 +106,7 @@ chaos-tools: ## tc and nsenter on the host, for the latency fault
 smoke: $(VENV)/.installed ## The smoke suite against the running stack
 	$(PYTEST) suites $(TARGET) -m smoke
 
-LINTED = services fixtures suites ops bench scripts/*.py
+LINTED = services fixtures suites ops bench harness scripts/*.py
 lint: $(VENV)/.installed ## ruff (complexity ≤ 15) over the code and tests; mypy --strict over the code (pyproject.toml)
 	$(VENV)/bin/ruff check $(LINTED) tests conftest.py
 	$(VENV)/bin/mypy $(LINTED)

@@ -27,8 +27,8 @@ import httpx
 from minio import Minio
 
 from bench.procs import Nginx, Sample, group_cpu_seconds, nginx_binary, steal_seconds
-from tests.apps import ServiceProcess, backend_env
-from tests.servers import MongoServer, ObjectStore
+from harness.apps import ServiceProcess, backend_env
+from harness.servers import MongoServer, ObjectStore
 
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
 

@@ -7,9 +7,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from tests.servers.base import LOOPBACK, LocalServer, free_port
+from harness.apps import HttpProcess
+from harness.servers.base import LOOPBACK
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,31 +76,17 @@ http {{
 """
 
 
-class Nginx(LocalServer):
+class Nginx(HttpProcess):
     """nginx (1 worker, upstream keepalive 32) in front of ``backend`` (host:port): what a
     user would put there instead of the gateway."""
 
     name = "nginx"
 
     def __init__(self, backend: str) -> None:
-        super().__init__()
+        super().__init__("/api/health")
         self.backend = backend
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
-
-    def _allocate_ports(self) -> None:
-        self.port = free_port()
 
     def _command(self) -> list[str]:
         conf = self.workdir / "nginx.conf"
         conf.write_text(NGINX_CONF.format(workdir=self.workdir, backend=self.backend, host=LOOPBACK, port=self.port))
         return [nginx_binary(), "-c", str(conf), "-p", str(self.workdir)]
-
-    def _probe(self) -> bool:
-        return httpx.get(self.url + "/api/health", timeout=1.0).status_code in {200, 503}
-
-    def _expected(self) -> str:
-        return f"GET {self.url}/api/health answered through nginx"

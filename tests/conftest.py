@@ -1,4 +1,4 @@
-"""Fixtures wiring the services to the real servers of tests/servers."""
+"""Fixtures wiring the services to the real servers of harness/servers."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from minio import Minio
 from pymongo import MongoClient
 from starlette.testclient import TestClient
 
+from harness.apps import ServiceProcess, backend_env
+from harness.servers import MongoServer, ObjectStore
 from services.backend.app import build as build_backend
 from services.common.settings import load_backend
-from tests.apps import ServiceProcess, backend_env
-from tests.servers import MongoServer, ObjectStore
 
 BUCKET = "ecommerce"
 

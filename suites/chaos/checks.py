@@ -8,11 +8,11 @@ from typing import Any
 
 from fixtures.chaos.experiment import Check
 from fixtures.chaos.traffic import GATEWAY_TIMEOUT_DEFAULT_S, TIMEOUT_ALLOWANCE_S
+from fixtures.clients import search
 from fixtures.clients.http import client
 from fixtures.clients.sentry import events_api
 from fixtures.stack import ComposeStack
 from fixtures.waits import wait_for
-from services.common.search import client as search_client
 
 
 def gateway_timeout(stack: ComposeStack) -> float:
@@ -120,17 +120,18 @@ class LogMarker:
 
     def arrived(self) -> Check:
         def run(stack: ComposeStack) -> str:
-            es = search_client(stack.url("elasticsearch"))
+            es = search.connect(stack)
+            index = search.log_index("backend")
 
             def found() -> int:
-                if not es.indices.exists(index="backend-logs-*"):
+                if not es.indices.exists(index=index):
                     return 0
-                es.indices.refresh(index="backend-logs-*")
-                hits = es.search(index="backend-logs-*", query={"match": {"request_id": self.request_id}})
+                es.indices.refresh(index=index)
+                hits = es.search(index=index, query={"match": {"request_id": self.request_id}})
                 return int(hits["hits"]["total"]["value"])
 
             try:
-                count = wait_for(found, target=f"{stack.url('elasticsearch')} backend-logs-*",
+                count = wait_for(found, target=f"{stack.url('elasticsearch')} {index}",
                                  expectation=f"the log line of {self.request_id}, queued during the outage",
                                  timeout=30, transient=(ConnectionError, OSError))
             finally:

@@ -4,15 +4,13 @@ data, with or without Grafana: the dashboards are only as good as their PromQL."
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+import time
 from typing import Any
 
 import pytest
-from prometheus_api_client import PrometheusConnect
-from prometheus_api_client.exceptions import PrometheusApiClientException
 
 from fixtures.clients.http import service_client
-from fixtures.clients.prometheus import connect, scrape_bound
+from fixtures.clients.prometheus import Prometheus, PrometheusError, connect, scrape_bound
 from fixtures.stack import Stack
 from fixtures.waits import wait_for
 from suites.dashboards.provisioned import DASHBOARDS, dashboards, queries
@@ -38,7 +36,7 @@ def promql(expr: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def traffic(stack: Stack) -> PrometheusConnect:
+def traffic(stack: Stack) -> Prometheus:
     """Requests of every kind the panels chart, one 5xx among them (last: the backend
     drops its connection after an unhandled exception)."""
     with service_client(stack, "gateway", timeout=5) as http:
@@ -56,7 +54,7 @@ def finite(result: list[dict[str, Any]]) -> list[float]:
 
 
 @pytest.mark.parametrize(("dashboard", "panel", "target"), panel_queries())
-def test_panel_query_returns_data(traffic: PrometheusConnect, dashboard: str, panel: str,
+def test_panel_query_returns_data(traffic: Prometheus, dashboard: str, panel: str,
                                   target: dict[str, Any]) -> None:
     prom = traffic
     expr = promql(target["expr"])
@@ -64,11 +62,11 @@ def test_panel_query_returns_data(traffic: PrometheusConnect, dashboard: str, pa
 
     def run() -> tuple[list[float], list[float]]:
         """Finite values of the query as Grafana runs it (range) and at this instant."""
-        end = datetime.now(UTC)
+        end = time.time()
         try:
-            ranged = prom.custom_query_range(expr, start_time=end - timedelta(seconds=RANGE_S), end_time=end, step=STEP)
-            instant = prom.custom_query(expr)
-        except PrometheusApiClientException as exc:
+            ranged = prom.query_range(expr, start=end - RANGE_S, end=end, step=STEP)
+            instant = prom.query(expr)
+        except PrometheusError as exc:
             raise AssertionError(f"{where}: Prometheus refused the query: {exc}") from exc
         return finite(ranged), finite(instant)
 

@@ -24,10 +24,10 @@ def check_families(where: str, job: str, declared: dict[str, str], sampled: set[
 @pytest.mark.parametrize("job", sorted(FAMILIES))
 def test_families_as_prometheus_scrapes_them(stack: Stack, job: str) -> None:
     prom = connect(stack)
-    declared = {m["metric"]: m["type"] for m in prom.get_target_metadata({"job": job})}
-    sampled = {r["metric"]["__name__"] for r in prom.custom_query(f'count by (__name__) ({{job="{job}"}})')}
+    declared = {m["metric"]: m["type"] for m in prom.target_metadata(job)}
+    sampled = {r["metric"]["__name__"] for r in prom.query(f'count by (__name__) ({{job="{job}"}})')}
     check_families(f"Prometheus job {job!r}", job, declared, sampled)
-    buckets = {r["metric"]["le"] for r in prom.custom_query(f'http_request_duration_seconds_bucket{{job="{job}"}}')}
+    buckets = {r["metric"]["le"] for r in prom.query(f'http_request_duration_seconds_bucket{{job="{job}"}}')}
     assert "+Inf" in buckets and len(buckets) > 1, f"{job}: http_request_duration_seconds buckets {sorted(buckets)}"
 
 
@@ -46,5 +46,5 @@ def test_gateway_metrics_endpoint(stack: Stack) -> None:
 
 def test_backend_reports_each_dependency(stack: Stack) -> None:
     found = {r["metric"]["dependency"]: r["value"][1]
-             for r in connect(stack).custom_query('dependency_up{job="backend"}')}
+             for r in connect(stack).query('dependency_up{job="backend"}')}
     assert set(DEPENDENCIES) <= set(found), f'dependency_up{{job="backend"}}: expected {DEPENDENCIES}, got {found}'

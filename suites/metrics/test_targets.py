@@ -24,5 +24,5 @@ def test_scrape_target_is_up(stack: Stack, job: str) -> None:
         age = now - epoch(target["lastScrape"])
         # A target whose last scrape is old is no longer being scraped, whatever it last said.
         assert age < bound, f"{where}: last scraped {age:.1f} s ago, expected within {bound:.0f} s"
-    up = {r["metric"]["instance"]: r["value"][1] for r in prom.custom_query(f'up{{job="{job}"}}')}
+    up = {r["metric"]["instance"]: r["value"][1] for r in prom.query(f'up{{job="{job}"}}')}
     assert up and set(up.values()) == {"1"}, f'up{{job="{job}"}} is {up or "absent"}'

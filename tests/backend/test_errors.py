@@ -9,9 +9,9 @@ import sentry_sdk
 from starlette.testclient import TestClient
 
 from fixtures.waits import wait_for
+from harness.servers import SentryServer, event_tags
 from services.backend.app import build
 from services.common.settings import load_backend
-from tests.servers import SentryServer, event_tags
 
 pytestmark = pytest.mark.servers
 

@@ -12,10 +12,10 @@ from pymongo import MongoClient
 from starlette.testclient import TestClient
 
 from fixtures.waits import wait_for
+from harness.apps import backend_env
+from harness.servers import MongoServer, ObjectStore
 from services.backend.app import build
 from services.common.settings import load_backend
-from tests.apps import backend_env
-from tests.servers import MongoServer, ObjectStore
 
 pytestmark = pytest.mark.servers
 
@@ -71,7 +71,7 @@ def test_missing_bucket_is_503_naming_object_store(mongo_server: MongoServer, ob
 
 def test_unreachable_object_store_is_503_on_image_routes(mongo_server: MongoServer, object_store: ObjectStore,
                                                          products: Any) -> None:
-    from tests.servers.base import free_port
+    from harness.servers.base import free_port
 
     env = backend_env(mongo_server, object_store, MINIO_ENDPOINT=f"127.0.0.1:{free_port()}")
     with TestClient(build(load_backend(env)), raise_server_exceptions=False) as client:

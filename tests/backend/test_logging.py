@@ -13,12 +13,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from fixtures.waits import wait_for
+from harness.apps import with_search
+from harness.servers import SearchServer
 from services.backend.app import build
 from services.common.logs import request_id_var
 from services.common.search import client as search_client
 from services.common.settings import load_backend
-from tests.apps import with_search
-from tests.servers import SearchServer
 
 pytestmark = pytest.mark.servers
 

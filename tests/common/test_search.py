@@ -13,8 +13,8 @@ import httpx
 import pytest
 from elasticsearch import helpers as es_helpers
 
+from harness.servers import SearchServer
 from services.common.search import async_client, client
-from tests.servers import SearchServer
 
 Seen = list[tuple[str, str | None, str | None]]
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from fixtures.doctor import PROFILES, Facts, check
+from fixtures.doctor import RENDERS, Facts, check
 from fixtures.policy import Policy
 
-PRODUCTION = next(p for p in PROFILES if p.production and p.images == "official")
-DEVELOPMENT = next(p for p in PROFILES if not p.production and p.images == "official")
+PRODUCTION = next(p for p in RENDERS if p.production and p.images == "official")
+DEVELOPMENT = next(p for p in RENDERS if not p.production and p.images == "official")
 HARDENED: dict[str, Any] = {
     "restart": "unless-stopped",
     "healthcheck": {"test": ["CMD", "true"]},

@@ -24,9 +24,9 @@ import h11
 import pytest
 import yaml
 
+from harness.apps import ROOT, ServiceProcess
+from harness.servers.base import LOOPBACK
 from services.common.settings import EdgeSettings, SettingsError, load_edge
-from tests.apps import ROOT, ServiceProcess
-from tests.servers.base import LOOPBACK
 
 # Lowered from the 10 s default so the slow-head tests end in a few seconds.
 HEAD_TIMEOUT_S = 1.0

@@ -16,11 +16,11 @@ from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 
 from fixtures.waits import wait_for
+from harness.apps import ServiceProcess
+from harness.servers import SentryServer, event_tags
+from harness.servers.base import free_port
 from services.common.settings import load_gateway
 from services.gateway.app import build
-from tests.apps import ServiceProcess
-from tests.servers import SentryServer, event_tags
-from tests.servers.base import free_port
 
 pytestmark = pytest.mark.servers
 

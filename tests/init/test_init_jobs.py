@@ -10,9 +10,9 @@ import pytest
 from minio import Minio
 from minio.error import S3Error
 
+from harness.servers import ObjectStore, SearchServer, SentryServer
 from services.common.search import client as search_client
 from services.init import objectstore, search, sentry
-from tests.servers import ObjectStore, SearchServer, SentryServer
 from tests.servers.fixtures import APP_BUCKET
 
 pytestmark = pytest.mark.servers

@@ -13,8 +13,8 @@ from bson import Decimal128
 from minio import Minio
 from pymongo import MongoClient
 
+from harness.servers import MongoServer, ObjectStore
 from ops.backup import Target, backup, reset, restore
-from tests.servers import MongoServer, ObjectStore
 
 pytestmark = pytest.mark.servers
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from .mongo import MongoServer
-from .objectstore import ObjectStore
-from .search import SearchServer
-from .sentry import SentryServer
+from harness.servers.mongo import MongoServer
+from harness.servers.objectstore import ObjectStore
+from harness.servers.search import SearchServer
+from harness.servers.sentry import SentryServer
 
 
 @pytest.fixture(scope="session")

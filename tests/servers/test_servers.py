@@ -24,11 +24,11 @@ from minio.error import S3Error
 from pymongo.errors import DuplicateKeyError, OperationFailure, ServerSelectionTimeoutError
 from pymongo.write_concern import WriteConcern
 
-from .base import LocalServer, ServerExited, ServerNotReady, wait_ready
-from .mongo import MongoServer
-from .objectstore import ObjectStore
-from .search import SearchServer
-from .sentry import SentryServer, event_tags
+from harness.servers.base import LocalServer, ServerExited, ServerNotReady, wait_ready
+from harness.servers.mongo import MongoServer
+from harness.servers.objectstore import ObjectStore
+from harness.servers.search import SearchServer
+from harness.servers.sentry import SentryServer, event_tags
 
 
 def unique(prefix: str) -> str:

@@ -31,7 +31,7 @@ _TEAM = "stackproof"
 _API = "/api/canonical/0"
 
 _CONF_TEMPLATE = '''\
-# Written by tests/servers/sentry.py for one harness instance.
+# Written by harness/servers/sentry.py for one harness instance.
 from bugsink.settings.default import *  # noqa: F401,F403
 from bugsink.settings.default import DATABASES
 

@@ -201,16 +201,6 @@ def _group_members(pgid: int) -> list[int]:
     return members
 
 
-def _rss_bytes(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
 def _socket_inodes(pid: int) -> set[str]:
     inodes: set[str] = set()
     fd_dir = Path(f"/proc/{pid}/fd")
@@ -470,15 +460,8 @@ class LocalServer(abc.ABC):
         assert self._process is not None
         return _group_members(self._process.pid) or [self._process.pid]
 
-    def rss_bytes(self) -> int:
-        """Resident memory of the whole process group (gunicorn master + workers, etc.)."""
-        return sum(_rss_bytes(pid) for pid in self.pids())
-
     def listening(self) -> set[tuple[str, int]]:
         return listening_addresses(self.pids())
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(workdir={str(self.workdir)!r}, pid={self.pid})"

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from tests.servers import MongoServer, ObjectStore, SearchServer
-from tests.servers.base import LOOPBACK, LocalServer, free_port
+from harness.servers import MongoServer, ObjectStore, SearchServer
+from harness.servers.base import LOOPBACK, LocalServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,16 +35,15 @@ def with_search(env: dict[str, str], search: SearchServer) -> dict[str, str]:
     return {**env, "ELASTICSEARCH_URL": search.url, "LOG_FLUSH_SECONDS": "0.2"}
 
 
-class ServiceProcess(LocalServer):
-    """``uvicorn --factory services.<name>.app:app`` on a free loopback port."""
+class HttpProcess(LocalServer):
+    """A process serving HTTP on a free loopback port, ready when ``health_path`` answers
+    (503 too: a dependency may be down on purpose)."""
 
     startup_timeout = 30.0
     transient = (httpx.TransportError, OSError)
 
-    def __init__(self, name: str, env: dict[str, str], health_path: str) -> None:
-        self.name = name
+    def __init__(self, health_path: str) -> None:
         super().__init__()
-        self._service_env = env
         self._health_path = health_path
         self.port = 0
 
@@ -55,6 +54,21 @@ class ServiceProcess(LocalServer):
     def _allocate_ports(self) -> None:
         self.port = free_port()
 
+    def _probe(self) -> Any:
+        return httpx.get(self.url + self._health_path, timeout=1.0).status_code in {200, 503}
+
+    def _expected(self) -> str:
+        return f"GET {self.url}{self._health_path} answers"
+
+
+class ServiceProcess(HttpProcess):
+    """``uvicorn --factory services.<name>.app:app`` on a free loopback port."""
+
+    def __init__(self, name: str, env: dict[str, str], health_path: str) -> None:
+        self.name = name
+        super().__init__(health_path)
+        self._service_env = env
+
     def _command(self) -> list[str]:
         return [sys.executable, "-m", "uvicorn", "--factory", f"services.{self.name}.app:app",
                 "--host", LOOPBACK, "--port", str(self.port), "--no-access-log", "--log-level", "warning"]
@@ -63,9 +77,3 @@ class ServiceProcess(LocalServer):
         # Only what the service needs: a test must not pass because of the runner's environment.
         base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
         return {**base, "PYTHONPATH": str(ROOT), **self._service_env}
-
-    def _probe(self) -> Any:
-        return httpx.get(self.url + self._health_path, timeout=1.0).status_code in {200, 503}
-
-    def _expected(self) -> str:
-        return f"GET {self._health_path} answers"
