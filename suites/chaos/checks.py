@@ -7,22 +7,20 @@ import uuid
 from typing import Any
 
 from fixtures.chaos.experiment import SEED_SKU_PREFIX, SEEDED_LISTING, Check
+from fixtures.chaos.traffic import GATEWAY_TIMEOUT_DEFAULT_S, TIMEOUT_ALLOWANCE_S
 from fixtures.clients import search
 from fixtures.clients.http import client
 from fixtures.clients.sentry import events_api
 from fixtures.stack import ComposeStack
 from fixtures.waits import wait_for
 
-GATEWAY_TIMEOUT_DEFAULT_S = 5.0
-# Beyond the gateway's own timeout: connection set-up and the test client's scheduling.
-TIMEOUT_ALLOWANCE_S = 1.5
 # The page the slow-link check reads: a few products, so the body is still more than the
 # shaper's one-packet burst (it trickles) but its size, and the check's time, no longer
 # grow with the catalogue (a default page of 20 took 6 s, then 16 s at tbf's 4 kbit).
 SLOW_PAGE = f"/api/products?sku_prefix={SEED_SKU_PREFIX}&limit=8"  # the seeded ones: indexed
 
 
-def _gateway_timeout(stack: ComposeStack) -> float:
+def gateway_timeout(stack: ComposeStack) -> float:
     return float(stack.state("gateway").env.get("GATEWAY_UPSTREAM_TIMEOUT", GATEWAY_TIMEOUT_DEFAULT_S))
 
 
@@ -39,7 +37,7 @@ def gateway_answers(errors: dict[int, str]) -> Check:
     just goes quiet (a partition) is a 504 at the timeout; both are right."""
 
     def run(stack: ComposeStack) -> str:
-        limit = _gateway_timeout(stack) + TIMEOUT_ALLOWANCE_S
+        limit = gateway_timeout(stack) + TIMEOUT_ALLOWANCE_S
         response, took = _timed_get(stack, SEEDED_LISTING)
         assert response.status_code in errors, f"gateway answered {response.status_code} {response.text[:200]}"
         assert response.json().get("error") == errors[response.status_code], f"error body {response.text[:200]}"
@@ -55,7 +53,7 @@ def slow_but_bounded() -> Check:
     trickles (a throttled link). Never a hang, never a broken or partial body."""
 
     def run(stack: ComposeStack) -> str:
-        limit = _gateway_timeout(stack) + TIMEOUT_ALLOWANCE_S
+        limit = gateway_timeout(stack) + TIMEOUT_ALLOWANCE_S
         response, took = _timed_get(stack, SLOW_PAGE)
         if response.status_code == 504:
             assert response.json().get("error") == "upstream_timeout", response.text[:200]
@@ -89,7 +87,7 @@ def dependency_unavailable(dependency: str) -> Check:
         response, took = _timed_get(stack, path)
         assert response.status_code == 503, f"GET {path}: {response.status_code} {response.text[:200]}"
         assert response.json().get("dependency") == dependency, f"503 body names {response.text[:200]}"
-        assert took <= _gateway_timeout(stack), f"503 after {took:.2f} s: the gateway would have timed out first"
+        assert took <= gateway_timeout(stack), f"503 after {took:.2f} s: the gateway would have timed out first"
         return f"503 naming {dependency} in {took:.2f} s"
 
     return Check(f"backend 503 names {dependency}", run)

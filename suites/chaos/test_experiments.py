@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from fixtures import plugin
 from fixtures.chaos.experiment import Expect, Experiment, Runner
 from fixtures.chaos.faults import Crash, Disconnect, Kill, Latency, Pause, Unsupported
+from fixtures.chaos.traffic import Settings
 from fixtures.results import record_chaos
 from fixtures.stack import ComposeStack
 from suites.chaos.checks import (
@@ -19,6 +21,7 @@ from suites.chaos.checks import (
     dependency_unavailable,
     errors_captured_again,
     gateway_answers,
+    gateway_timeout,
     slow_but_bounded,
     still_served,
 )
@@ -69,8 +72,10 @@ EXPERIMENTS = _experiments()
 
 
 @pytest.fixture(scope="module")
-def runner(compose_stack: ComposeStack) -> Iterator[Runner]:
-    chaos_runner = Runner(compose_stack, JOURNALS)
+def runner(compose_stack: ComposeStack, pytestconfig: pytest.Config) -> Iterator[Runner]:
+    rate = plugin.chaos_rate(pytestconfig)
+    traffic = Settings(compose_stack.url("gateway"), rate, gateway_timeout_s=gateway_timeout(compose_stack)) if rate else None
+    chaos_runner = Runner(compose_stack, JOURNALS, traffic=traffic)
     yield chaos_runner
     chaos_runner.close()
 
