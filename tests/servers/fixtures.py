@@ -10,31 +10,41 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.servers.mongo import MongoServer
-from harness.servers.objectstore import ObjectStore
-from harness.servers.search import SearchServer
-from harness.servers.sentry import SentryServer
+# Imported where used: the root conftest registers this plugin for every run, and the
+# servers' client libraries cost most of a second `pytest -m smoke` never needs.
+if TYPE_CHECKING:
+    from harness.servers.mongo import MongoServer
+    from harness.servers.objectstore import ObjectStore
+    from harness.servers.search import SearchServer
+    from harness.servers.sentry import SentryServer
 
 
 @pytest.fixture(scope="session")
 def mongo_seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A provisioned, stopped SecantusDB data dir: provisioning (two server runs) happens
     once per session, every MongoServer of the session starts from a copy of it."""
+    from harness.servers.mongo import MongoServer
+
     provisioner = MongoServer(workdir=tmp_path_factory.mktemp("mongo-seed"))
     return provisioner.provision()
 
 
 @pytest.fixture(scope="session")
 def mongo_server(mongo_seed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoServer]:
+    from harness.servers.mongo import MongoServer
+
     with MongoServer.from_seed(mongo_seed, workdir=tmp_path_factory.mktemp("mongo")) as server:
         yield server
 
 
 @pytest.fixture
 def fresh_mongo_server(mongo_seed: Path, tmp_path: Path) -> Iterator[MongoServer]:
+    from harness.servers.mongo import MongoServer
+
     server = MongoServer.from_seed(mongo_seed, workdir=tmp_path / "mongo")
     try:
         yield server.start()
@@ -50,18 +60,24 @@ APP_BUCKET = "init-test"
 def object_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStore]:
     # The app identity is scoped as the minio role's entrypoint scopes the backend's key.
     scoped = [f"{action}:{APP_BUCKET}" for action in ("Read", "Write", "List", "Tagging")]
+    from harness.servers.objectstore import ObjectStore
+
     with ObjectStore(workdir=tmp_path_factory.mktemp("objectstore"), app_actions=scoped) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def search_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchServer]:
+    from harness.servers.search import SearchServer
+
     with SearchServer(workdir=tmp_path_factory.mktemp("search")) as server:
         yield server
 
 
 @pytest.fixture
 def fresh_search_server(tmp_path: Path) -> Iterator[SearchServer]:
+    from harness.servers.search import SearchServer
+
     server = SearchServer(workdir=tmp_path / "search")
     try:
         yield server.start()
@@ -71,5 +87,7 @@ def fresh_search_server(tmp_path: Path) -> Iterator[SearchServer]:
 
 @pytest.fixture(scope="session")
 def sentry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentryServer]:
+    from harness.servers.sentry import SentryServer
+
     with SentryServer(workdir=tmp_path_factory.mktemp("sentry")) as server:
         yield server
