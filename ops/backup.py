@@ -30,8 +30,8 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 import urllib3
 from bson import json_util
 from minio import Minio
+from minio.datatypes import Object
 from minio.deleteobjects import DeleteObject
 from pymongo import MongoClient
 from pymongo.database import Database
@@ -57,12 +58,49 @@ DEFAULT_KEEP = 7
 DEFAULT_AT = "02:30"
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Part of the data: in each named collection the documents its filter matches, and the
+    objects under the key prefixes. A scoped backup, wipe or restore touches that part and
+    nothing else, so its cost follows the part, not the database (the suite's restore drill
+    works on its own products while the catalogue holds millions)."""
+
+    filters: Mapping[str, Mapping[str, Any]]  # collection -> filter (use indexed fields)
+    prefixes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"filters": json.loads(json_util.dumps(dict(self.filters), json_options=JSON_OPTIONS)),
+                "prefixes": list(self.prefixes)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Scope | None:
+        if data is None:
+            return None
+        filters = json_util.loads(json.dumps(data["filters"]), json_options=JSON_OPTIONS)
+        return cls(filters, tuple(data["prefixes"]))
+
+
 @dataclass
 class Target:
     mongo_uri: str
     database: str
     objects: Minio
     bucket: str
+    scope: Scope | None = field(default=None)  # None: the whole database and bucket
+
+
+def _collections(db: Database[dict[str, Any]], scope: Scope | None) -> list[str]:
+    return sorted(scope.filters) if scope else sorted(db.list_collection_names())
+
+
+def _query(name: str, scope: Scope | None) -> dict[str, Any]:
+    return dict(scope.filters[name]) if scope else {}
+
+
+def _objects(target: Target, scope: Scope | None, versions: bool = False) -> Iterator[Object]:
+    """The objects in scope: listed by prefix, never the whole bucket, when scoped."""
+    for prefix in scope.prefixes if scope else (None,):
+        yield from target.objects.list_objects(target.bucket, prefix=prefix, recursive=True, include_version=versions)
 
 
 def _sha256(data: bytes) -> str:
@@ -73,21 +111,22 @@ def backup(target: Target, dest: Path) -> dict[str, Any]:
     dest.mkdir(parents=True, exist_ok=False)
     (dest / "mongo").mkdir()
     (dest / "objects").mkdir()
+    scope = target.scope
     manifest: dict[str, Any] = {"created_at": time.time(), "database": target.database, "bucket": target.bucket,
-                                "collections": {}, "objects": {}}
+                                "scope": scope.to_json() if scope else None, "collections": {}, "objects": {}}
     with MongoClient[dict[str, Any]](target.mongo_uri, serverSelectionTimeoutMS=5000) as client:
         db: Database[dict[str, Any]] = client[target.database]
-        for name in sorted(db.list_collection_names()):
+        for name in _collections(db, scope):
             count = 0
             with (dest / "mongo" / f"{name}.jsonl").open("w") as out:
-                for doc in db[name].find().sort("_id", 1):
+                for doc in db[name].find(_query(name, scope)).sort("_id", 1):
                     out.write(json_util.dumps(doc, json_options=JSON_OPTIONS) + "\n")
                     count += 1
             indexes = [ix for ix in db[name].list_indexes() if ix["name"] != "_id_"]
             (dest / "mongo" / f"{name}.indexes.json").write_text(json_util.dumps(indexes, json_options=JSON_OPTIONS))
             manifest["collections"][name] = {"documents": count, "indexes": len(indexes)}
             print(f"backup: {target.database}.{name}: {count} documents, {len(indexes)} indexes", flush=True)
-    for obj in target.objects.list_objects(target.bucket, recursive=True):
+    for obj in _objects(target, scope):
         assert obj.object_name is not None
         response = target.objects.get_object(target.bucket, obj.object_name)
         try:
@@ -108,16 +147,27 @@ def backup(target: Target, dest: Path) -> dict[str, Any]:
 
 
 def restore(target: Target, src: Path) -> dict[str, Any]:
+    """Replace what the backup covers with the backup's contents. A scoped backup (its manifest
+    records the scope) replaces its part and leaves the rest of the database and bucket alone."""
     manifest: dict[str, Any] = json.loads((src / "manifest.json").read_text())
+    scope = Scope.from_json(manifest.get("scope"))
+    if target.scope is not None and (scope is None or scope.to_json() != target.scope.to_json()):
+        raise RuntimeError(f"restore: the backup's scope {manifest.get('scope')} is not the target's {target.scope.to_json()}")
+    _restore_collections(target, src, manifest["collections"], scope)
+    _restore_objects(target, src, manifest["objects"], scope)
+    return manifest
+
+
+def _restore_collections(target: Target, src: Path, collections: dict[str, Any], scope: Scope | None) -> None:
     with MongoClient[dict[str, Any]](target.mongo_uri, serverSelectionTimeoutMS=5000) as client:
         db: Database[dict[str, Any]] = client.get_database(target.database)
-        for name in set(db.list_collection_names()) - set(manifest["collections"]):
-            db[name].delete_many({})  # the database ends up as it was: nothing newer survives
+        for name in set(_collections(db, scope)) - set(collections):
+            db[name].delete_many(_query(name, scope))  # the database ends up as it was: nothing newer survives
             print(f"restore: {target.database}.{name}: emptied (not in the backup)", flush=True)
-        for name, expected in manifest["collections"].items():
+        for name, expected in collections.items():
             docs = [json_util.loads(line, json_options=JSON_OPTIONS)
                     for line in (src / "mongo" / f"{name}.jsonl").read_text().splitlines() if line]
-            db[name].delete_many({})
+            db[name].delete_many(_query(name, scope))
             if docs:
                 db[name].insert_many(docs)
             for index in json_util.loads((src / "mongo" / f"{name}.indexes.json").read_text()):
@@ -125,13 +175,15 @@ def restore(target: Target, src: Path) -> dict[str, Any]:
                 index.pop("v", None)
                 index.pop("ns", None)
                 db[name].create_index(keys, **index)
-            restored = db[name].count_documents({})
+            restored = db[name].count_documents(_query(name, scope))
             if restored != expected["documents"]:
                 raise RuntimeError(f"restore: {name} has {restored} documents, backup had {expected['documents']}")
             print(f"restore: {target.database}.{name}: {restored} documents", flush=True)
-    wanted = manifest["objects"]
-    for obj in list(target.objects.list_objects(target.bucket, recursive=True)):
-        if obj.object_name not in wanted:
+
+
+def _restore_objects(target: Target, src: Path, wanted: dict[str, Any], scope: Scope | None) -> None:
+    for obj in list(_objects(target, scope)):
+        if obj.object_name is not None and obj.object_name not in wanted:
             target.objects.remove_object(target.bucket, obj.object_name)
     for key, meta in wanted.items():
         path = src / "objects" / key
@@ -146,34 +198,37 @@ def restore(target: Target, src: Path) -> dict[str, Any]:
             response.close()
             response.release_conn()
     print(f"restore: {len(wanted)} objects into bucket {target.bucket!r}, checksums verified", flush=True)
-    return manifest
 
 
 def reset(target: Target) -> None:
+    """Empty the database's collections and the bucket (with a scope: only that part)."""
+    scope = target.scope
     with MongoClient[dict[str, Any]](target.mongo_uri, serverSelectionTimeoutMS=5000) as client:
         db: Database[dict[str, Any]] = client[target.database]
-        for name in db.list_collection_names():
-            db[name].delete_many({})
-    for obj in list(target.objects.list_objects(target.bucket, recursive=True, include_version=True)):
+        for name in _collections(db, scope):
+            db[name].delete_many(_query(name, scope))
+    for obj in list(_objects(target, scope, versions=True)):
         assert obj.object_name is not None
         target.objects.remove_object(target.bucket, obj.object_name, version_id=obj.version_id)
-    print(f"reset: {target.database} emptied, bucket {target.bucket!r} emptied", flush=True)
+    part = "the backup's scope of " if scope else ""
+    print(f"reset: {part}{target.database} emptied, {part}bucket {target.bucket!r} emptied", flush=True)
 
 
 # --- what a restore must bring back: the drill's comparison ---------------------------------
 
 def snapshot(target: Target) -> dict[str, dict[str, str]]:
-    """Every document's and object's checksum, by collection/_id and by key: two snapshots are
-    equal exactly when a restore brought everything back as it was."""
+    """Every document's and object's checksum (in the target's scope), by collection/_id and by
+    key: two snapshots are equal exactly when a restore brought everything back as it was."""
     found: dict[str, dict[str, str]] = {}
+    scope = target.scope
     with MongoClient[dict[str, Any]](target.mongo_uri, serverSelectionTimeoutMS=5000) as client:
         db: Database[dict[str, Any]] = client[target.database]
-        for name in sorted(db.list_collection_names()):
-            for doc in db[name].find().sort("_id", 1):
+        for name in _collections(db, scope):
+            for doc in db[name].find(_query(name, scope)).sort("_id", 1):
                 key = json_util.dumps(doc["_id"], json_options=JSON_OPTIONS)
                 found.setdefault(f"mongo/{name}", {})[key] = _sha256(
                     json_util.dumps(doc, json_options=JSON_OPTIONS).encode())
-    for obj in target.objects.list_objects(target.bucket, recursive=True):
+    for obj in _objects(target, scope):
         assert obj.object_name is not None
         response = target.objects.get_object(target.bucket, obj.object_name)
         try:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from fixtures.clients.http import EMPTY_LISTING, service_client
-from fixtures.clients.prometheus import Prometheus, PrometheusError, connect, scrape_bound
+from fixtures.clients.prometheus import Prometheus, PrometheusError, scrape_bound
 from fixtures.stack import Stack
 from fixtures.waits import wait_for
 from suites.dashboards.provisioned import DASHBOARDS, dashboards, queries
@@ -45,7 +45,7 @@ def traffic(stack: Stack) -> Prometheus:
             response = http.request(method, path)
             assert response.status_code == status, \
                 f"{method} {response.request.url}: {response.status_code}, expected {status}"
-    return connect(stack)
+    return Prometheus(stack)
 
 
 def finite(result: list[dict[str, Any]]) -> list[float]:

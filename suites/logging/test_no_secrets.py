@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fixtures.clients.http import EMPTY_LISTING, new_request_id, service_client
-from fixtures.clients.search import SERVICES, connect, field, has_field, log_index, recent, wait_for_request_logs
+from fixtures.clients.search import LOG_SHIPPERS, connect, field, has_field, log_index, recent, wait_for_request_logs
 from fixtures.clients.sentry import events_api
 from fixtures.stack import Stack
 
@@ -82,7 +82,7 @@ def test_no_secret_in_shipped_logs(stack: Stack) -> None:
         leaks: list[str] = []
         scanned: set[str] = set()
         count = 0
-        for doc in recent(es, [log_index(s) for s in SERVICES], WINDOW, MAX_DOCUMENTS):
+        for doc in recent(es, [log_index(s) for s in LOG_SHIPPERS], WINDOW, MAX_DOCUMENTS):
             count += 1
             scanned.add(str(doc.get("request_id", "")))
             text = "\n".join(strings(doc))

@@ -10,7 +10,7 @@ import pytest
 
 from fixtures.clients.http import EMPTY_LISTING, new_request_id, service_client
 from fixtures.clients.search import (
-    SERVICES,
+    LOG_SHIPPERS,
     RequestLogs,
     connect,
     field,
@@ -38,7 +38,7 @@ def shipped(stack: Stack) -> RequestLogs:
         return wait_for_request_logs(es, request_id, since=sent)
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", LOG_SHIPPERS)
 def test_request_leaves_an_ecs_access_log(shipped: RequestLogs, service: str, measure: Measure) -> None:
     measure("log_ingest_latency", round(shipped.latency_s[service], 3), "s")
     access = [doc for doc in shipped.documents[service] if has_field(doc, "http.response.status_code")]

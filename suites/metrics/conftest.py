@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.clients.prometheus import connect, wait_for_first_scrape
+from fixtures.clients.prometheus import Prometheus, wait_for_first_scrape
 from fixtures.stack import Stack
 from suites.metrics.expected import JOBS
 
 
 @pytest.fixture(scope="module", autouse=True)
 def first_scrape(stack: Stack) -> None:
-    prom = connect(stack)
+    prom = Prometheus(stack)
     for job in JOBS:
         wait_for_first_scrape(prom, job)

@@ -8,7 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from fixtures.clients.http import service_client
-from fixtures.clients.prometheus import connect
+from fixtures.clients.prometheus import Prometheus
 from fixtures.stack import Stack
 from suites.metrics.expected import ALWAYS_SAMPLED, DEPENDENCIES, FAMILIES
 
@@ -23,7 +23,7 @@ def check_families(where: str, job: str, declared: dict[str, str], sampled: set[
 
 @pytest.mark.parametrize("job", sorted(FAMILIES))
 def test_families_as_prometheus_scrapes_them(stack: Stack, job: str) -> None:
-    prom = connect(stack)
+    prom = Prometheus(stack)
     declared = {m["metric"]: m["type"] for m in prom.target_metadata(job)}
     sampled = {r["metric"]["__name__"] for r in prom.query(f'count by (__name__) ({{job="{job}"}})')}
     check_families(f"Prometheus job {job!r}", job, declared, sampled)
@@ -46,5 +46,5 @@ def test_gateway_metrics_endpoint(stack: Stack) -> None:
 
 def test_backend_reports_each_dependency(stack: Stack) -> None:
     found = {r["metric"]["dependency"]: r["value"][1]
-             for r in connect(stack).query('dependency_up{job="backend"}')}
+             for r in Prometheus(stack).query('dependency_up{job="backend"}')}
     assert set(DEPENDENCIES) <= set(found), f'dependency_up{{job="backend"}}: expected {DEPENDENCIES}, got {found}'

@@ -23,7 +23,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from fixtures.clients.http import service_client
-from fixtures.clients.prometheus import connect, scrapes, total, wait_for_scrape
+from fixtures.clients.prometheus import Prometheus, scrapes, total, wait_for_scrape
 from fixtures.stack import Stack
 
 REQUESTS = 7
@@ -56,7 +56,7 @@ class Burst:
 
 @pytest.fixture(scope="module")
 def burst(stack: Stack) -> Burst:
-    prom = connect(stack)
+    prom = Prometheus(stack)
     with service_client(stack, "gateway", timeout=5) as http:
         if gateway_count(http) != total(prom, selector("gateway"), "gateway"):
             for job in ROUTES:

@@ -6,14 +6,14 @@ import time
 
 import pytest
 
-from fixtures.clients.prometheus import active_targets, connect, epoch, scrape_bound
+from fixtures.clients.prometheus import Prometheus, active_targets, epoch, scrape_bound
 from fixtures.stack import Stack
 from suites.metrics.expected import JOBS
 
 
 @pytest.mark.parametrize("job", JOBS)
 def test_scrape_target_is_up(stack: Stack, job: str) -> None:
-    prom = connect(stack)
+    prom = Prometheus(stack)
     targets = active_targets(prom, job)
     assert targets, f"Prometheus has no active target for job {job!r}"
     bound = scrape_bound(prom, job)

@@ -4,8 +4,13 @@ and each product and its image answer through the API as before. Each phase is t
 (junit properties ``drill.<phase>_s``).
 
 The "other bucket" is one of its own on the stack's object store (the admin key creates and
-removes it): what leaves is the same S3 upload `make db-backup` makes to BACKUP_S3_URL. The
-drill restores everything it wiped, so the suites after it see the stack as it was.
+removes it): what leaves is the same S3 upload `make db-backup` makes to BACKUP_S3_URL.
+
+The drill works on a scope of its own (ops.backup.Scope): its products, found by their sku
+prefix through the sku index, and their images, listed by key prefix. Backup, wipe, restore
+and the checksums are the code `make db-backup`/`db-restore` run, on that part only, so the
+drill costs the same at 0 or 100,000 products, and a product outside the scope (the
+bystander) must come through the wipe and the restore untouched.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from fixtures.clients.http import service_client
 from fixtures.stack import ComposeStack
 from ops.backup import (
     Remote,
+    Scope,
     Target,
     backup,
     backup_name,
@@ -39,6 +45,7 @@ from ops.backup import (
     target_for,
     upload,
 )
+from services.backend.store import prefix_range
 
 PNG = b"\x89PNG\r\n\x1a\n"
 PRODUCTS = 3
@@ -52,8 +59,16 @@ def gateway(compose_stack: ComposeStack) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def target(compose_stack: ComposeStack) -> Target:
-    return target_for(compose_stack)
+def sku_prefix() -> str:
+    return f"drill-{uuid.uuid4().hex[:8]}-"
+
+
+@pytest.fixture
+def target(compose_stack: ComposeStack, sku_prefix: str, products: dict[str, str]) -> Target:
+    """The stack's database and bucket, scoped to the drill's products and their images."""
+    scope = Scope({"products": {"sku": prefix_range(sku_prefix)}}, tuple(f"products/{pid}/" for pid in sorted(products)))
+    whole = target_for(compose_stack)
+    return Target(whole.mongo_uri, whole.database, whole.objects, whole.bucket, scope)
 
 
 @pytest.fixture
@@ -69,23 +84,38 @@ def offsite(compose_stack: ComposeStack, target: Target) -> Iterator[Remote]:
     assert not leftovers, f"could not empty {DRILL_BUCKET}: {leftovers}"
 
 
-@pytest.fixture
-def products(gateway: httpx.Client, compose_stack: ComposeStack) -> Iterator[dict[str, str]]:
-    """Products of the drill's own, each with an image: id -> the image's sha256."""
-    made: dict[str, str] = {}
-    for n in range(PRODUCTS):
-        created = gateway.post("/api/products", json={"name": f"restore drill {n} {uuid.uuid4()}", "price": n + 1})
-        assert created.status_code == 201, f"create product: {created.status_code} {created.text[:300]}"
-        product_id = str(created.json()["id"])
-        data = PNG + os.urandom(200 * 1024 + n)
-        stored = gateway.put(f"/api/products/{product_id}/image", content=data, headers={"content-type": "image/png"})
-        assert stored.status_code == 200, f"PUT image of {product_id}: {stored.status_code} {stored.text[:300]}"
-        made[product_id] = hashlib.sha256(data).hexdigest()
-    yield made
+def make_product(gateway: httpx.Client, sku: str, size: int) -> tuple[str, str]:
+    """A product with this sku and an image of about ``size`` bytes: (id, the image's sha256)."""
+    created = gateway.post("/api/products", json={"name": f"restore drill {sku}", "price": 1 + size % 7, "sku": sku})
+    assert created.status_code == 201, f"create product: {created.status_code} {created.text[:300]}"
+    product_id = str(created.json()["id"])
+    data = PNG + os.urandom(size)
+    stored = gateway.put(f"/api/products/{product_id}/image", content=data, headers={"content-type": "image/png"})
+    assert stored.status_code == 200, f"PUT image of {product_id}: {stored.status_code} {stored.text[:300]}"
+    return product_id, hashlib.sha256(data).hexdigest()
+
+
+def remove_products(compose_stack: ComposeStack, gateway: httpx.Client, ids: list[str]) -> None:
     store, bucket = objectstore.client(compose_stack), objectstore.bucket(compose_stack)
-    for product_id in made:
+    for product_id in ids:
         gateway.delete(f"/api/products/{product_id}")
         objectstore.purge(store, bucket, f"products/{product_id}/")
+
+
+@pytest.fixture
+def products(gateway: httpx.Client, compose_stack: ComposeStack, sku_prefix: str) -> Iterator[dict[str, str]]:
+    """Products of the drill's own (its sku prefix), each with an image: id -> the image's sha256."""
+    made = dict(make_product(gateway, f"{sku_prefix}{n}", 200 * 1024 + n) for n in range(PRODUCTS))
+    yield made
+    remove_products(compose_stack, gateway, list(made))
+
+
+@pytest.fixture
+def bystander(gateway: httpx.Client, compose_stack: ComposeStack) -> Iterator[str]:
+    """A product outside the drill's scope (another sku prefix): the wipe and restore must not touch it."""
+    product_id, _ = make_product(gateway, f"drill-bystander-{uuid.uuid4().hex[:8]}", 1024)
+    yield product_id
+    remove_products(compose_stack, gateway, [product_id])
 
 
 def api_view(gateway: httpx.Client, ids: list[str]) -> dict[str, tuple[int, Any, int, str]]:
@@ -99,10 +129,15 @@ def api_view(gateway: httpx.Client, ids: list[str]) -> dict[str, tuple[int, Any,
     return seen
 
 
-def test_backup_wipe_restore(target: Target, offsite: Remote, products: dict[str, str], gateway: httpx.Client,
-                             tmp_path: Path, record_property: Callable[[str, object], None]) -> None:
+def test_backup_wipe_restore(target: Target, offsite: Remote, products: dict[str, str], bystander: str,
+                             gateway: httpx.Client, tmp_path: Path, record_property: Callable[[str, object], None]) -> None:
     ids = sorted(products)
     before, seen_before = snapshot(target), api_view(gateway, ids)
+    bystander_before = api_view(gateway, [bystander])
+    assert sorted(before.get("objects", {})) == [f"products/{pid}/image" for pid in ids], \
+        f"the drill's scope holds {sorted(before.get('objects', {}))}, not its products' images"
+    assert sum(len(v) for p, v in before.items() if p.startswith("mongo/")) == PRODUCTS, \
+        f"the drill's scope holds {[(p, len(v)) for p, v in before.items()]}, not its {PRODUCTS} products"
     assert {pid: seen[3] for pid, seen in seen_before.items()} == products, "the seeded images do not read back"
     took: dict[str, float] = {}
 
@@ -126,6 +161,7 @@ def test_backup_wipe_restore(target: Target, offsite: Remote, products: dict[str
     assert not wiped.get("objects") and not any(wiped.get(p) for p in before if p.startswith("mongo/")), \
         f"the wipe left data behind: {sorted((p, len(v)) for p, v in wiped.items() if v)}"
     assert gateway.get(f"/api/products/{ids[0]}").status_code == 404, "a wiped product still answers"
+    assert api_view(gateway, [bystander]) == bystander_before, "the wipe reached a product outside its scope"
 
     mark = time.monotonic()
     assert remote_backups(offsite) == [name], f"{offsite.url}/{offsite.prefix}: {remote_backups(offsite)}"
@@ -145,4 +181,5 @@ def test_backup_wipe_restore(target: Target, offsite: Remote, products: dict[str
           ", ".join(f"{phase} {seconds:.2f} s" for phase, seconds in took.items()))
     assert differences(before, after) == [], "the restore did not bring everything back"
     assert api_view(gateway, ids) == seen_before, "a product or its image answers differently after the restore"
+    assert api_view(gateway, [bystander]) == bystander_before, "the restore changed a product outside its scope"
 

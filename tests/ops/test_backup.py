@@ -19,6 +19,7 @@ from pymongo import MongoClient
 from harness.servers import MongoServer, ObjectStore
 from ops.backup import (
     Remote,
+    Scope,
     Target,
     backup,
     differences,
@@ -106,6 +107,38 @@ def test_restore_replaces_what_came_after(target: Target, tmp_path: Path) -> Non
         assert client[target.database].products.count_documents({"name": "after the backup"}) == 0
         assert client[target.database].orders.count_documents({}) == 0
     assert "stray" not in {o.object_name for o in target.objects.list_objects(target.bucket, recursive=True)}
+
+
+def scoped(target: Target, prefix: str, keys: list[str]) -> Target:
+    scope = Scope({"products": {"sku": {"$gte": prefix, "$lt": prefix[:-1] + chr(ord(prefix[-1]) + 1)}}},
+                  tuple(keys))
+    return Target(target.mongo_uri, target.database, target.objects, target.bucket, scope)
+
+
+def test_a_scoped_round_trip_touches_its_part_only(target: Target, tmp_path: Path) -> None:
+    """Backup, wipe and restore of the products whose sku starts with S1 (and the objects under
+    products/1/): the other products and objects stay as they were through all three."""
+    seed(target)
+    part = scoped(target, "S1", ["products/1/"])
+    whole_before, part_before = snapshot(target), snapshot(part)
+    assert len(part_before["mongo/products"]) == 11 and list(part_before["objects"]) == ["products/1/image"]
+    manifest = backup(part, tmp_path / "b")
+    assert manifest["collections"]["products"]["documents"] == 11 and list(manifest["objects"]) == ["products/1/image"]
+
+    reset(part)
+    assert snapshot(part) == {}, "the scoped wipe left its part"
+    left = differences(whole_before, snapshot(target), limit=100)
+    assert len(left) == 12 and all("missing" in line for line in left), f"the scoped wipe reached further: {left}"
+
+    restore(target, tmp_path / "b")  # the manifest's scope governs, even on an unscoped target
+    assert differences(whole_before, snapshot(target)) == []
+
+
+def test_a_scoped_restore_refuses_another_scope(target: Target, tmp_path: Path) -> None:
+    seed(target)
+    backup(scoped(target, "S1", ["products/1/"]), tmp_path / "b")
+    with pytest.raises(RuntimeError, match="scope"):
+        restore(scoped(target, "S2", ["products/2/"]), tmp_path / "b")
 
 
 # --- off the box: upload, download, keep the last N ------------------------------------------
