@@ -210,7 +210,7 @@ def reset(target: Target) -> None:
     for obj in list(_objects(target, scope, versions=True)):
         assert obj.object_name is not None
         target.objects.remove_object(target.bucket, obj.object_name, version_id=obj.version_id)
-    part = "the backup's scope of " if scope else ""
+    part = "the scoped part of " if scope else ""
     print(f"reset: {part}{target.database} emptied, {part}bucket {target.bucket!r} emptied", flush=True)
 
 

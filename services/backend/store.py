@@ -208,10 +208,11 @@ class ProductStore:
             # write landing between them could already show in either; this answer is one of
             # those the two reads could give.
             cursor = self._reads.find(query).sort("_id", ASCENDING).skip(offset).limit(limit + 1)
-            docs = [to_api(doc) async for doc in cursor]
+            docs = [doc async for doc in cursor]
+            items = [to_api(doc) for doc in docs[:limit]]  # the extra one only tells there is more
             if len(docs) <= limit and (docs or not offset):
-                return docs, offset + len(docs)
-            return docs[:limit], await self._products.count_documents(query)
+                return items, offset + len(docs)
+            return items, await self._products.count_documents(query)
 
         result: tuple[list[dict[str, Any]], int] = await self._call(page)
         return result
