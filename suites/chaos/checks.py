@@ -6,6 +6,8 @@ import time
 import uuid
 from typing import Any
 
+import httpx
+
 from fixtures.chaos.experiment import SEED_SKU_PREFIX, SEEDED_LISTING, Check
 from fixtures.chaos.traffic import GATEWAY_TIMEOUT_DEFAULT_S, TIMEOUT_ALLOWANCE_S
 from fixtures.clients import search
@@ -68,6 +70,14 @@ def slow_but_bounded() -> Check:
     return Check("gateway slow but bounded", run)
 
 
+def _listed(http: httpx.Client, params: dict[str, str | int]) -> dict[str, Any]:
+    """A listing the check needs to find its target: anything but a 200 is named as such."""
+    response = http.get("/api/products", params=params)
+    assert response.status_code == 200, f"GET /api/products {params}: {response.status_code} {response.text[:200]}"
+    body: dict[str, Any] = response.json()
+    return body
+
+
 def dependency_unavailable(dependency: str) -> Check:
     """The backend answers 503 naming the dependency (through the gateway), never 500."""
 
@@ -78,9 +88,8 @@ def dependency_unavailable(dependency: str) -> Check:
                 # The newest page: the experiment seeded a product with an image just before the
                 # fault, and earlier experiments (and runs) seeded more than a page before it.
                 seeded = {"sku_prefix": SEED_SKU_PREFIX}
-                total = http.get("/api/products", params={**seeded, "limit": 1}).json()["total"]
-                items = http.get("/api/products", params={**seeded, "limit": 100,
-                                                          "offset": max(0, total - 100)}).json()["items"]
+                total = _listed(http, {**seeded, "limit": 1})["total"]
+                items = _listed(http, {**seeded, "limit": 100, "offset": max(0, total - 100)})["items"]
             with_image = [p for p in items if p.get("image")]
             assert with_image, "no product with an image to read while the object store is down"
             path = f"/api/products/{with_image[-1]['id']}/image"
