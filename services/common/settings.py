@@ -91,6 +91,7 @@ class CommonSettings:
     log_queue_size: int
     log_batch_size: int
     log_flush_seconds: float
+    log_ship_timeout_seconds: float
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
@@ -158,6 +159,31 @@ def _dsn_from_file(reader: _Reader, service: str, path: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class ShipTiming:
+    """When a service's log shipper sends, and how long one bulk request may take."""
+
+    flush_seconds: float
+    # The whole request, name lookup and connect included.
+    request_timeout_seconds: float
+
+
+def _ship_timing(reader: _Reader) -> ShipTiming:
+    return ShipTiming(
+        flush_seconds=reader.get("LOG_FLUSH_SECONDS", cast=_positive(float), default=1.0),
+        request_timeout_seconds=reader.get("LOG_SHIP_TIMEOUT_SECONDS", cast=_positive(float), default=5.0),
+    )
+
+
+def load_ship_timing(environ: Mapping[str, str]) -> ShipTiming:
+    """The log shipper's timing alone, from a service's environment (the chaos suite reads it
+    from a running container to bound how late a dead search server is noticed)."""
+    reader = _Reader(environ)
+    timing = _ship_timing(reader)
+    reader.check("log shipper")
+    return timing
+
+
 def _common(reader: _Reader, service: str, environ: Mapping[str, str]) -> CommonSettings:
     dsn = reader.get("SENTRY_DSN", default=None) or None
     dsn_file = reader.get("SENTRY_DSN_FILE", default=None)
@@ -165,6 +191,7 @@ def _common(reader: _Reader, service: str, environ: Mapping[str, str]) -> Common
         dsn = _dsn_from_file(reader, service, dsn_file)
     values = {environ[name] for name in SECRET_VARIABLES if environ.get(name)} | ({dsn} if dsn else set())
     secrets = tuple(sorted(values, key=len, reverse=True))
+    timing = _ship_timing(reader)
     return CommonSettings(
         service=service,
         version=reader.get("SERVICE_VERSION", default=__version__),
@@ -174,7 +201,8 @@ def _common(reader: _Reader, service: str, environ: Mapping[str, str]) -> Common
         elasticsearch_url=reader.get("ELASTICSEARCH_URL", default=None) or None,
         log_queue_size=reader.get("LOG_QUEUE_SIZE", cast=_positive(int), default=10_000),
         log_batch_size=reader.get("LOG_BATCH_SIZE", cast=_positive(int), default=200),
-        log_flush_seconds=reader.get("LOG_FLUSH_SECONDS", cast=_positive(float), default=1.0),
+        log_flush_seconds=timing.flush_seconds,
+        log_ship_timeout_seconds=timing.request_timeout_seconds,
         secrets=secrets,
     )
 

@@ -41,7 +41,8 @@ class LogShipper:
         queue_size: int = 10_000,
         batch_size: int = 200,
         flush_seconds: float = 1.0,
-        client_factory: Callable[[str], AsyncElasticsearch] = async_client,
+        request_timeout: float = 5.0,
+        client_factory: Callable[[str, float], AsyncElasticsearch] = async_client,
     ) -> None:
         self.service = service
         self.url = url
@@ -50,6 +51,9 @@ class LogShipper:
         self._queue_size = queue_size
         self._batch_size = batch_size
         self._flush_seconds = flush_seconds
+        # The whole bulk request, name lookup and connect included: with the search server gone
+        # and no FIN on the wire, this is how long the shipper can take to notice.
+        self._request_timeout = request_timeout
         self._client_factory = client_factory
         self._lock = threading.Lock()
         self._wake: asyncio.Event | None = None
@@ -96,7 +100,7 @@ class LogShipper:
 
     async def _send(self, batch: list[dict[str, Any]]) -> None:
         if self._client is None:
-            self._client = self._client_factory(self.url)
+            self._client = self._client_factory(self.url, self._request_timeout)
         if not self._template_applied:
             # Before the first index of this connection is created: a restarted in-memory
             # Elasticsearch has forgotten the template the init job put.

@@ -28,8 +28,6 @@ from suites.chaos.checks import (
 
 JOURNALS = Path("reports/chaos")
 UNAVAILABLE, TIMEOUT = "upstream_unavailable", "upstream_timeout"
-# The shipper notices a failed bulk on its next flush (LOG_FLUSH_SECONDS, default 1 s).
-LOG_FLUSH_S = 1.0
 
 
 def _experiments() -> list[Experiment]:
@@ -56,8 +54,7 @@ def _experiments() -> list[Experiment]:
                    during=[dependency_unavailable("object_store")]),
         Experiment("elasticsearch-kill", "Elasticsearch dies: LogShippingDown; logs queue and arrive once it is back",
                    Kill("elasticsearch", then_run=("search-init",)),
-                   Expect("LogShippingDown", {"service": "backend"}, job="backend", extra={"log_flush": LOG_FLUSH_S},
-                          lookup_by="backend"),
+                   Expect("LogShippingDown", {"service": "backend"}, job="backend", shipper_in="backend"),
                    during=[still_served(), marker.send()], after=[marker.arrived()]),
         Experiment("sentry-kill", "The Sentry role dies: requests are unaffected, capture resumes when it is back",
                    Kill("sentry"), during=[still_served()], after=[errors_captured_again()]),
