@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import statistics
@@ -47,6 +48,12 @@ class Run:
 
 
 SIDES = ("direct", "gateway", "nginx")
+MIN_ROUNDS = 5  # the issue's figures are medians of at least this many rounds per side
+# The goals, read from the summary's medians: (what, side, key, upper limit).
+CPU_GOALS = (("gateway CPU per request, µs", "gateway", "proxy_cpu_us", 600.0),
+             ("backend CPU per request, µs", "direct", "backend_cpu_us", 1000.0))
+MIN_RATIO = 0.8
+MAX_STEAL = 0.1  # cores, in the noisiest round: above it, the figures say more about the host
 
 
 def _ms(text: str) -> float:
@@ -67,6 +74,26 @@ def wrk(side: str, url: str, seconds: int, connections: int) -> Run:
     return Run(side, float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
                _ms(percentiles["50"]), _ms(percentiles["99"]), errors + (int(non_2xx.group(1)) if non_2xx else 0),
                int(re.search(r"(\d+) requests in", out).group(1)))  # type: ignore[union-attr]
+
+
+def _rounds(raw: str) -> int:
+    rounds = int(raw)
+    if rounds < MIN_ROUNDS:
+        raise argparse.ArgumentTypeError(f"{rounds} rounds: the medians need at least {MIN_ROUNDS} per side")
+    return rounds
+
+
+def verdict(summary: dict[str, dict[str, float | int | None]], ratio: float, steal: float) -> list[str]:
+    """One line per goal: the figure, its limit, and whether it holds."""
+    def line(holds: bool, text: str) -> str:
+        return f"{'ok  ' if holds else 'MISS'} {text}"
+
+    lines = [line(ratio >= MIN_RATIO, f"gateway ÷ direct throughput {ratio:.2f} (goal ≥ {MIN_RATIO})")]
+    for what, side, key, limit in CPU_GOALS:
+        value = summary[side][key]
+        lines.append(line(value is not None and float(value) <= limit, f"{what} {value} (goal ≤ {limit:g})"))
+    lines.append(line(steal < MAX_STEAL, f"host steal in the noisiest round {steal} cores (want < {MAX_STEAL})"))
+    return lines
 
 
 def sample(proxy_pgid: int | None, backend_pgid: int) -> Sample:
@@ -98,7 +125,7 @@ def summarise(runs: list[Run]) -> dict[str, dict[str, float | int | None]]:
     return summary
 
 
-def print_table(summary: dict[str, dict[str, float | int | None]], args: argparse.Namespace) -> float:
+def print_table(summary: dict[str, dict[str, float | int | None]], args: argparse.Namespace, steal: float) -> float:
     direct = float(summary["direct"]["rps"] or 1)
     print(f"\nGET /api/products, {args.connections} connections, {args.rounds} × {args.seconds} s per side (medians)")
     print(f"  {'':8s} {'req/s':>9s} {'ratio':>6s} {'p50 ms':>8s} {'p99 ms':>8s} {'proxy CPU/req':>14s} "
@@ -109,16 +136,15 @@ def print_table(summary: dict[str, dict[str, float | int | None]], args: argpars
         print(f"  {side:8s} {s['rps']:9.1f} {float(s['rps'] or 0) / direct:6.2f} {s['p50_ms']:8.2f} {s['p99_ms']:8.2f} "
               f"{proxy:>14s} {s['backend_cpu_us']:13.0f} µs {s['steal_cores']:6.3f}")
     ratio = float(summary["gateway"]["rps"] or 0) / direct
-    print(f"  gateway ÷ direct throughput {ratio:.2f} (goal ≥ 0.80); gateway CPU per request "
-          f"{summary['gateway']['proxy_cpu_us']} µs (goal ≤ 600); backend {summary['direct']['backend_cpu_us']} µs "
-          f"(goal ≤ 1000); steal in cores (a noisy host shows here; want < 0.1)")
+    for line in verdict(summary, ratio, steal):
+        print(f"  {line}")
     return ratio
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=8, help="length of one round (default 8)")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds per side (default 5)")
+    parser.add_argument("--rounds", type=_rounds, default=MIN_ROUNDS, help=f"rounds per side (at least {MIN_ROUNDS})")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
     parser.add_argument("--out", type=Path, default=Path("reports/bench.json"))
     args = parser.parse_args()
@@ -127,6 +153,7 @@ def main() -> int:
         print(f"bench: {' and '.join(missing)} not found (`make bench` runs scripts/bench-tools.sh, as root)", file=sys.stderr)
         return 2
 
+    load_before = os.getloadavg()
     print("bench: starting MongoDB-role and S3-role servers, backend, gateway and nginx …", flush=True)
     with MongoServer() as mongo, ObjectStore() as store:
         Minio(store.endpoint, store.access_key, store.secret_key, secure=False).make_bucket("ecommerce")
@@ -152,9 +179,15 @@ def main() -> int:
                           f"steal {run.steal_cores}  errors {run.errors}", flush=True)
 
     summary = summarise(runs)
-    ratio = print_table(summary, args)
+    steal = max(r.steal_cores for r in runs)
+    ratio = print_table(summary, args, steal)
+    # The host's load beside the steal: another job on the machine shows here, not in steal.
+    load = {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]}
+    print(f"  load average (1, 5, 15 min) before {load['before']}, after {load['after']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"summary": summary, "ratio": round(ratio, 3), "runs": [asdict(r) for r in runs]}, indent=2))
+    args.out.write_text(json.dumps({"summary": summary, "ratio": round(ratio, 3), "load_average": load,
+                                           "max_steal_cores": steal,
+                                           "goals": verdict(summary, ratio, steal), "runs": [asdict(r) for r in runs]}, indent=2))
     errors = sum(int(summary[side]["errors"] or 0) for side in SIDES)
     if errors:
         print(f"bench: {errors} failed requests: figures are not trustworthy", file=sys.stderr)
