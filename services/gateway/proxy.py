@@ -196,8 +196,7 @@ class UpstreamProxy:
         body = _Body(receive, self.max_body_bytes) if has_body else None
         headers = self._upstream_headers(scope, scope["state"]["request_id"])
         try:
-            upstream = await self._send(method, url, headers, body)
-            whole = await _read_small(upstream)
+            upstream, whole = await self._exchange(method, url, headers, body)
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             response = self._fail(request, "timeout", exc)
         except aiohttp.ClientConnectorError as exc:
@@ -214,18 +213,24 @@ class UpstreamProxy:
             return
         await response(scope, receive, send)  # type: ignore[operator]
 
-    async def _send(self, method: str, url: URL, headers: CIMultiDict[str], body: _Body | None) -> aiohttp.ClientResponse:
-        assert self.session is not None
-        # The socket timeouts bound each wait; this bounds the whole wait for headers.
+    async def _exchange(self, method: str, url: URL, headers: CIMultiDict[str],
+                        body: _Body | None) -> tuple[aiohttp.ClientResponse, bytes | None]:
+        """The answer's head and, when it is small, its whole body, within one deadline: the
+        socket timeouts bound each wait, this bounds them together (a head that came just in
+        time followed by a stalled body was answered 504 only after twice the timeout)."""
         async with asyncio.timeout(self.timeout):
-            try:
-                return await self._request(method, url, headers, body)
-            except aiohttp.ServerDisconnectedError:
-                if body is not None:
-                    raise  # a streamed body cannot be sent twice
-                # A pooled connection closed under us before any answer: the request never
-                # ran, and without a body it is safe to send again, once.
-                return await self._request(method, url, headers, None)
+            upstream = await self._send(method, url, headers, body)
+            return upstream, await _read_small(upstream)
+
+    async def _send(self, method: str, url: URL, headers: CIMultiDict[str], body: _Body | None) -> aiohttp.ClientResponse:
+        try:
+            return await self._request(method, url, headers, body)
+        except aiohttp.ServerDisconnectedError:
+            if body is not None:
+                raise  # a streamed body cannot be sent twice
+            # A pooled connection closed under us before any answer: the request never
+            # ran, and without a body it is safe to send again, once.
+            return await self._request(method, url, headers, None)
 
     async def _request(self, method: str, url: URL, headers: CIMultiDict[str], body: _Body | None) -> aiohttp.ClientResponse:
         assert self.session is not None

@@ -7,7 +7,9 @@ from __future__ import annotations
 import gzip
 import socket
 import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -23,16 +25,27 @@ GATEWAY_ADDS = {"host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-hos
                 "sentry-trace", "baggage"}
 
 
+TIMEOUT_S = 2.0  # the gateway's upstream timeout in these tests
+
+
 class Stall(bytes):
     """Scripted bytes after which the upstream goes quiet, holding the connection (a partition
     landing mid-answer)."""
+
+
+@dataclass(frozen=True)
+class Late:
+    """Scripted bytes sent only after ``delay`` seconds (a slow backend)."""
+
+    delay: float
+    answer: bytes
 
 
 class ScriptedUpstream:
     """A raw HTTP/1.1 server answering each request, in order, with the next scripted bytes
     (keeping the connection), and recording every request head it read."""
 
-    def __init__(self, answers: list[bytes | Stall | None]) -> None:
+    def __init__(self, answers: list[bytes | Stall | Late | None]) -> None:
         self.answers = list(answers)
         self.heads: list[list[tuple[str, str]]] = []
         self.done = threading.Event()
@@ -63,6 +76,9 @@ class ScriptedUpstream:
                 lines = head.decode("latin-1").split("\r\n")[1:]
                 self.heads.append([(k.strip().lower(), v.strip()) for k, _, v in (line.partition(":") for line in lines)])
                 answer = self.answers.pop(0)
+                if isinstance(answer, Late):
+                    self.done.wait(answer.delay)
+                    answer = answer.answer
                 if answer is None:  # never answer: hold the connection until the test is done
                     self.done.wait(10)
                     return
@@ -84,7 +100,7 @@ def upstream(request: pytest.FixtureRequest) -> Iterator[ScriptedUpstream]:
 
 
 def gateway(upstream: ScriptedUpstream) -> TestClient:
-    settings = load_gateway({"BACKEND_URL": upstream.url, "ENVIRONMENT": "test", "GATEWAY_UPSTREAM_TIMEOUT": "2"})
+    settings = load_gateway({"BACKEND_URL": upstream.url, "ENVIRONMENT": "test", "GATEWAY_UPSTREAM_TIMEOUT": str(TIMEOUT_S)})
     return TestClient(build(settings, CollectorRegistry()), raise_server_exceptions=False)
 
 
@@ -161,6 +177,18 @@ def test_a_small_answer_that_stalls_mid_body_is_a_504(upstream: ScriptedUpstream
         response = client.post("/api/products", json={"name": "x"})
     assert response.status_code == 504, response.text
     assert response.json()["error"] == "upstream_timeout"
+
+
+@pytest.mark.parametrize("upstream", [[Late(1.8, Stall(CUT_SHORT))]], indirect=True)
+def test_the_timeout_bounds_head_and_small_body_together(upstream: ScriptedUpstream) -> None:
+    # backend-latency saw a 504 after 9.12 s with a 5 s timeout: the head came just inside it,
+    # then the body read got a socket timeout of its own.
+    with gateway(upstream) as client:
+        started = time.monotonic()
+        response = client.get("/api/products")
+        took = time.monotonic() - started
+    assert response.status_code == 504 and response.json()["error"] == "upstream_timeout", response.text
+    assert took < TIMEOUT_S + 1.0, f"504 after {took:.2f} s with a {TIMEOUT_S:g} s timeout (head at 1.8 s)"
 
 
 @pytest.mark.parametrize("upstream", [[LARGE_CUT_SHORT]], indirect=True)
