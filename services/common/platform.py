@@ -46,8 +46,8 @@ def observability(settings: CommonSettings, registry: CollectorRegistry | None =
             metrics,
             queue_size=settings.log_queue_size,
             batch_size=settings.log_batch_size,
-            flush_seconds=settings.log_flush_seconds,
-            request_timeout=settings.log_ship_timeout_seconds,
+            flush_seconds=settings.log_ship.flush_seconds,
+            request_timeout=settings.log_ship.request_timeout_seconds,
         )
     logs.configure(settings, shipper.submit if shipper else None)
     return Observability(settings, metrics, shipper, tracking.init(settings))

@@ -81,6 +81,15 @@ def _bool(raw: str | bool) -> bool:
 
 
 @dataclass(frozen=True)
+class ShipTiming:
+    """When a service's log shipper sends, and how long one bulk request may take."""
+
+    flush_seconds: float
+    # The whole request, name lookup and connect included.
+    request_timeout_seconds: float
+
+
+@dataclass(frozen=True)
 class CommonSettings:
     service: str
     version: str
@@ -90,8 +99,7 @@ class CommonSettings:
     elasticsearch_url: str | None
     log_queue_size: int
     log_batch_size: int
-    log_flush_seconds: float
-    log_ship_timeout_seconds: float
+    log_ship: ShipTiming
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
@@ -159,15 +167,6 @@ def _dsn_from_file(reader: _Reader, service: str, path: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class ShipTiming:
-    """When a service's log shipper sends, and how long one bulk request may take."""
-
-    flush_seconds: float
-    # The whole request, name lookup and connect included.
-    request_timeout_seconds: float
-
-
 def _ship_timing(reader: _Reader) -> ShipTiming:
     return ShipTiming(
         flush_seconds=reader.get("LOG_FLUSH_SECONDS", cast=_positive(float), default=1.0),
@@ -191,7 +190,6 @@ def _common(reader: _Reader, service: str, environ: Mapping[str, str]) -> Common
         dsn = _dsn_from_file(reader, service, dsn_file)
     values = {environ[name] for name in SECRET_VARIABLES if environ.get(name)} | ({dsn} if dsn else set())
     secrets = tuple(sorted(values, key=len, reverse=True))
-    timing = _ship_timing(reader)
     return CommonSettings(
         service=service,
         version=reader.get("SERVICE_VERSION", default=__version__),
@@ -201,8 +199,7 @@ def _common(reader: _Reader, service: str, environ: Mapping[str, str]) -> Common
         elasticsearch_url=reader.get("ELASTICSEARCH_URL", default=None) or None,
         log_queue_size=reader.get("LOG_QUEUE_SIZE", cast=_positive(int), default=10_000),
         log_batch_size=reader.get("LOG_BATCH_SIZE", cast=_positive(int), default=200),
-        log_flush_seconds=timing.flush_seconds,
-        log_ship_timeout_seconds=timing.request_timeout_seconds,
+        log_ship=_ship_timing(reader),
         secrets=secrets,
     )
 

@@ -6,14 +6,14 @@ import logging
 import pytest
 
 from services.common.logs import DocumentHandler, EcsFormatter, Redactor, request_id_var
-from services.common.settings import CommonSettings
+from services.common.settings import CommonSettings, ShipTiming
 
 
 def settings(*secrets: str) -> CommonSettings:
     return CommonSettings(
         service="backend", version="9.9.9", environment="test", log_level="INFO", sentry_dsn=None,
-        elasticsearch_url=None, log_queue_size=10, log_batch_size=5, log_flush_seconds=1.0,
-        log_ship_timeout_seconds=5.0, secrets=secrets,
+        elasticsearch_url=None, log_queue_size=10, log_batch_size=5, log_ship=ShipTiming(1.0, 5.0),
+        secrets=secrets,
     )
 
 
