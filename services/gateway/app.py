@@ -33,14 +33,12 @@ def build(settings: GatewaySettings, registry: CollectorRegistry | None = None) 
         finally:
             await proxy.close()
 
-    routes = [
-        resource("/health", {"GET": health}),
-        # Every method goes to the backend, which knows each path's methods: a 405 from here
-        # would carry an Allow header listing the gateway's methods, not the resource's.
-        # The proxy is a plain ASGI app (no Request/Response objects per request: see proxy.py).
-        Route("/api/{path:path}", proxy, methods=None),
-    ]
-    app = create_app(obs, routes, lifespan)
+    # Every method goes to the backend, which knows each path's methods: a 405 from here
+    # would carry an Allow header listing the gateway's methods, not the resource's. The
+    # proxy is a plain ASGI app (no Request/Response objects per request: see proxy.py),
+    # reached without the router (see platform.PlatformApp).
+    api = Route("/api/{path:path}", proxy, methods=None)
+    app = create_app(obs, [resource("/health", {"GET": health})], lifespan, direct=api)
     app.state.proxy = proxy
     return app
 

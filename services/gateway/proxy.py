@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from urllib.parse import unquote_to_bytes
 
@@ -50,6 +51,8 @@ BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 # (a partition once landed between a create's head and its body: the client saw a cut).
 # Larger ones (images) stream through as they come.
 BUFFERED_BODY_BYTES = 256 * 1024
+# Paths like /api/products/64f0c1: the common case, checked without decoding.
+_PLAIN_PATH = re.compile(rb"[A-Za-z0-9/_~-]*")
 
 
 class BodyTooLarge(Exception):
@@ -69,6 +72,8 @@ def path_fault(raw_path: bytes) -> str | None:
     too; a backslash is a separator to some servers, and a path that is not UTF-8 names no
     resource.
     """
+    if _PLAIN_PATH.fullmatch(raw_path):
+        return None  # nothing to decode, no dot, no backslash: every check below would pass
     decoded = unquote_to_bytes(raw_path)
     try:
         text = decoded.decode("utf-8")
@@ -128,7 +133,10 @@ class UpstreamProxy:
                 # new connection rather than trust a cached one.
                 use_dns_cache=False,
             ),
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=self.timeout),
+            # No sock_read: aiohttp would re-arm that timer on every packet (~2 % of the
+            # gateway's CPU, issue 12). Reads are bounded by _exchange's deadline and, for a
+            # streamed answer, by one per chunk (_chunks).
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=None),
             # A proxy relays what it gets: no decompression, no cookies kept, no headers of its own.
             auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),
@@ -141,13 +149,17 @@ class UpstreamProxy:
             await self.session.close()
             self.session = None
 
-    def _upstream_headers(self, scope: Scope, request_id: str) -> CIMultiDict[str]:
+    def _upstream_headers(self, scope: Scope, request_id: str) -> tuple[CIMultiDict[str], str | None]:
+        """The headers to send upstream, and the client's Content-Length if it declared one."""
         headers: CIMultiDict[str] = CIMultiDict()
         prior: list[str] = []
         host = forwarded_host = proto = ""
+        declared: str | None = None
         for raw_name, raw_value in scope["headers"]:
             name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
-            if raw_name == b"x-forwarded-for":
+            if raw_name == b"content-length":
+                declared = value  # llhttp has refused a second one
+            elif raw_name == b"x-forwarded-for":
                 prior.append(value)
             elif raw_name == b"x-forwarded-proto":
                 proto = proto or value
@@ -163,14 +175,15 @@ class UpstreamProxy:
         headers["x-forwarded-proto"] = proto or scope.get("scheme", "http")
         headers["x-forwarded-host"] = forwarded_host or host
         headers["x-request-id"] = request_id
-        return headers
+        return headers, declared
 
-    def _fail(self, request: Request, kind: str, exc: BaseException) -> object:
+    def _fail(self, scope: Scope, kind: str, exc: BaseException) -> object:
         self.metrics.upstream_errors.labels(kind).inc()
-        logger.warning("upstream %s for %s %s: %r", kind, request.method, request.url.path, exc)
-        with sentry_sdk.new_scope() as scope:
-            scope.set_tag("upstream_error", kind)
-            scope.set_tag("backend_url", self.backend_url)
+        logger.warning("upstream %s for %s %s: %r", kind, scope["method"], scope["path"], exc)
+        request = Request(scope)
+        with sentry_sdk.new_scope() as sentry_scope:
+            sentry_scope.set_tag("upstream_error", kind)
+            sentry_scope.set_tag("backend_url", self.backend_url)
             sentry_sdk.capture_exception(exc)
         if kind == "timeout":
             return error_response(request, 504, "upstream_timeout", timeout_s=self.timeout)
@@ -178,15 +191,15 @@ class UpstreamProxy:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self.session is not None, "proxy used outside the app's lifespan"
-        request = Request(scope, receive)
+        # A Request only for an error answer: building one per request is a cost (issue 12).
         raw_path = scope.get("raw_path") or scope["path"].encode()
         if (fault := path_fault(raw_path)) is not None:
-            await error_response(request, 400, "invalid_path", detail=fault)(scope, receive, send)
+            await error_response(Request(scope), 400, "invalid_path", detail=fault)(scope, receive, send)
             return
         method = scope["method"]
-        declared = request.headers.get("content-length")
+        headers, declared = self._upstream_headers(scope, scope["state"]["request_id"])
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await error_response(request, 413, limit_bytes=self.max_body_bytes)(scope, receive, send)
+            await error_response(Request(scope), 413, limit_bytes=self.max_body_bytes)(scope, receive, send)
             return
         query = scope.get("query_string", b"")
         # encoded=True: the path and query go as received (yarl would re-quote them: %2F → /).
@@ -194,22 +207,21 @@ class UpstreamProxy:
                   encoded=True)
         has_body = method not in BODYLESS or declared not in {None, "0"}
         body = _Body(receive, self.max_body_bytes) if has_body else None
-        headers = self._upstream_headers(scope, scope["state"]["request_id"])
         try:
             upstream, whole = await self._exchange(method, url, headers, body)
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            response = self._fail(request, "timeout", exc)
+            response = self._fail(scope, "timeout", exc)
         except aiohttp.ClientConnectorError as exc:
-            response = self._fail(request, "connect", exc)
+            response = self._fail(scope, "connect", exc)
         except (aiohttp.ClientError, OSError) as exc:
             if body is not None and isinstance(body.failure, BodyTooLarge):
-                response = error_response(request, 413, limit_bytes=self.max_body_bytes)
+                response = error_response(Request(scope), 413, limit_bytes=self.max_body_bytes)
             elif body is not None and isinstance(body.failure, ClientGone):
                 return  # nobody to answer; the backend saw a cut body, not a fault of ours
             else:
-                response = self._fail(request, "protocol", exc)
+                response = self._fail(scope, "protocol", exc)
         else:
-            await self._relay(request, upstream, whole, send)
+            await self._relay(scope, upstream, whole, send)
             return
         await response(scope, receive, send)  # type: ignore[operator]
 
@@ -239,30 +251,40 @@ class UpstreamProxy:
             allow_redirects=False, compress=None, auto_decompress=False,
         )
 
-    async def _relay(self, request: Request, upstream: aiohttp.ClientResponse, whole: bytes | None, send: Send) -> None:
+    async def _relay(self, scope: Scope, upstream: aiohttp.ClientResponse, whole: bytes | None, send: Send) -> None:
         try:
-            headers = [(name.lower(), value) for name, value in upstream.raw_headers
-                       if name.lower() not in _HOP_BY_HOP_BYTES and name.lower() not in _SERVER_SET_BYTES]
+            headers = [(name, value) for name, value in ((name.lower(), value) for name, value in upstream.raw_headers)
+                       if name not in _HOP_BY_HOP_BYTES and name not in _SERVER_SET_BYTES]
             await send({"type": "http.response.start", "status": upstream.status, "headers": headers})
             if whole is not None:
                 await send({"type": "http.response.body", "body": whole, "more_body": False})
                 return
             try:
-                async for chunk in upstream.content.iter_any():
+                async for chunk in _chunks(upstream, self.timeout):
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             except (TimeoutError, aiohttp.ClientError) as exc:
                 # Headers are gone already: all we can do is count it and cut the connection.
                 self.metrics.upstream_errors.labels("stream").inc()
-                logger.warning("upstream broke mid-response for %s %s: %r", request.method, request.url.path, exc)
+                logger.warning("upstream broke mid-response for %s %s: %r", scope["method"], scope["path"], exc)
                 raise
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             upstream.release()
 
 
+async def _chunks(upstream: aiohttp.ClientResponse, timeout: float) -> AsyncIterator[bytes]:
+    """A streamed answer's chunks as they come, each within ``timeout`` of the last."""
+    while True:
+        async with asyncio.timeout(timeout):
+            chunk = await upstream.content.readany()
+        if not chunk:
+            return
+        yield chunk
+
+
 async def _read_small(upstream: aiohttp.ClientResponse) -> bytes | None:
-    """The whole body of an answer of at most BUFFERED_BODY_BYTES (each read bounded by the
-    socket timeout), or None for one to stream. A failure here is still the proxy's to answer."""
+    """The whole body of an answer of at most BUFFERED_BODY_BYTES (within _exchange's
+    deadline), or None for one to stream. A failure here is still the proxy's to answer."""
     length = upstream.content_length
     if length is None or length > BUFFERED_BODY_BYTES:
         return None

@@ -205,6 +205,24 @@ def test_a_large_answer_cut_short_is_counted_and_the_connection_cut(upstream: Sc
     assert registry.get_sample_value("upstream_errors_total", {"kind": "stream"}) == 1
 
 
+@pytest.mark.parametrize("upstream", [[Stall(LARGE_CUT_SHORT)]], indirect=True)
+def test_a_large_answer_that_stalls_mid_stream_is_cut_within_the_timeout(upstream: ScriptedUpstream) -> None:
+    # A streamed answer's reads have a deadline of their own (the client library's socket
+    # timeout is off): without it, this connection would be held until the upstream let go.
+    with gateway(upstream) as client:
+        registry = client.app.state.obs.metrics.registry  # type: ignore[attr-defined]
+        started = time.monotonic()
+        try:
+            response = client.get("/api/products")
+        except Exception:  # noqa: BLE001, S110 - the cut may surface as an error: that is fine too
+            pass
+        else:
+            assert len(response.content) < LARGE, "a stalled body was padded or completed"
+        took = time.monotonic() - started
+    assert took < TIMEOUT_S + 1.0, f"a stalled stream was held {took:.2f} s with a {TIMEOUT_S:g} s timeout"
+    assert registry.get_sample_value("upstream_errors_total", {"kind": "stream"}) == 1
+
+
 @pytest.mark.parametrize("upstream", [[None]], indirect=True)
 def test_no_answer_within_the_timeout_is_a_504(upstream: ScriptedUpstream) -> None:
     with gateway(upstream) as client:
