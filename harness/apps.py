@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from harness.servers import MongoServer, ObjectStore, SearchServer
 from harness.servers.base import LOOPBACK, LocalServer, free_port
@@ -77,3 +78,20 @@ class ServiceProcess(HttpProcess):
         # Only what the service needs: a test must not pass because of the runner's environment.
         base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
         return {**base, "PYTHONPATH": str(ROOT), **self._service_env}
+
+
+class ComposeGateway(ServiceProcess):
+    """The gateway with its production compose ``command:`` (protocol class and options as
+    shipped), listening on a free loopback port."""
+
+    def __init__(self, env: dict[str, str], health_path: str = "/health") -> None:
+        super().__init__("gateway", env, health_path)
+
+    def _command(self) -> list[str]:
+        compose = yaml.safe_load((ROOT / "compose" / "compose.production.yaml").read_text())
+        command = [str(part) for part in compose["services"]["gateway"]["command"]]
+        if command[0] != "uvicorn":
+            raise RuntimeError(f"the gateway's compose command does not start uvicorn: {command}")
+        for flag, value in (("--host", LOOPBACK), ("--port", str(self.port))):
+            command[command.index(flag) + 1] = value
+        return [sys.executable, "-m", *command]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from harness.apps import ServiceProcess, backend_env
+from harness.apps import ComposeGateway, ServiceProcess, backend_env
 from harness.servers import MongoServer, ObjectStore
 
 pytestmark = pytest.mark.servers
@@ -48,7 +48,7 @@ def backend(mongo_server: MongoServer, object_store: ObjectStore, bucket: str) -
 
 @pytest.fixture
 def gateway(backend: ServiceProcess) -> Iterator[ServiceProcess]:
-    with ServiceProcess("gateway", {"BACKEND_URL": backend.url, "LOG_LEVEL": "warning"}, "/health") as process:
+    with ComposeGateway({"BACKEND_URL": backend.url, "LOG_LEVEL": "warning"}) as process:
         yield process
 
 

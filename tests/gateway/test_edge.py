@@ -14,7 +14,6 @@ import json
 import select
 import socket
 import socketserver
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,9 +21,8 @@ from dataclasses import dataclass, field
 
 import h11
 import pytest
-import yaml
 
-from harness.apps import ROOT, ServiceProcess
+from harness.apps import ComposeGateway
 from harness.servers.base import LOOPBACK
 from services.common.settings import EdgeSettings, SettingsError, load_edge
 
@@ -125,29 +123,11 @@ def fake_backend() -> Iterator[FakeBackend]:
     server.server_close()
 
 
-# The gateway as compose runs it ------------------------------------------------------------
-
-
-def compose_gateway_command(host: str, port: int) -> list[str]:
-    """The gateway's production ``command:`` with the listening address swapped."""
-    compose = yaml.safe_load((ROOT / "compose" / "compose.production.yaml").read_text())
-    command = [str(part) for part in compose["services"]["gateway"]["command"]]
-    assert command[0] == "uvicorn", f"gateway command does not start uvicorn: {command}"
-    for flag, value in (("--host", host), ("--port", str(port))):
-        command[command.index(flag) + 1] = value
-    return [sys.executable, "-m", *command]
-
-
-class ComposeGateway(ServiceProcess):
-    def _command(self) -> list[str]:
-        return compose_gateway_command(LOOPBACK, self.port)
-
-
 @pytest.fixture(scope="module")
 def gateway_port(fake_backend: FakeBackend) -> Iterator[int]:
     env = {"BACKEND_URL": f"http://{LOOPBACK}:{fake_backend.port}", "ENVIRONMENT": "test",
            "EDGE_HEAD_TIMEOUT": str(HEAD_TIMEOUT_S)}
-    with ComposeGateway("gateway", env, "/health") as process:
+    with ComposeGateway(env) as process:
         yield process.port
 
 
