@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import sentry_sdk
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -273,3 +276,31 @@ async def debug_echo(request: Request) -> JSONResponse:
         "body_bytes": size,
         "body_sha256": digest.hexdigest(),
     })
+
+
+class CanaryError(RuntimeError):
+    """The canary's deliberate error: captured and reported, never raised to the client."""
+
+
+CANARY_TOKEN_HEADER = "x-canary-token"
+
+
+def canary_error(token: str) -> Callable[[Request], Awaitable[Response]]:
+    """POST /api/canary/error: with the canary's token, capture a deliberate exception (tagged with
+    the request id) and answer 202 with the event id the canary then looks up in the Sentry role.
+    A 202, not a 500: the canary's tracer must not count as a failed request (HighErrorRate)."""
+
+    async def handler(request: Request) -> Response:
+        supplied = request.headers.get(CANARY_TOKEN_HEADER, "")
+        if not hmac.compare_digest(supplied.encode(), token.encode()):
+            raise ApiError(403, "forbidden", detail=f"{CANARY_TOKEN_HEADER} missing or wrong")
+        rid = request.state.request_id
+        try:
+            raise CanaryError(f"canary tracer error (request {rid})")
+        except CanaryError as exc:
+            with sentry_sdk.new_scope() as scope:
+                scope.set_tag("canary", "true")
+                event_id = sentry_sdk.capture_exception(exc, scope=scope)
+        return JSONResponse({"event_id": event_id, "request_id": rid}, status_code=202)
+
+    return handler

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 
 from services.backend import openapi
-from services.backend.api import ApiError, BackendApi, api_error, debug_echo, debug_error, debug_slow
+from services.backend.api import ApiError, BackendApi, api_error, canary_error, debug_echo, debug_error, debug_slow
 from services.backend.images import ImageStore
 from services.backend.store import ProductStore
 from services.common.platform import create_app, observability, resource
@@ -25,7 +25,7 @@ def build(settings: BackendSettings, registry: CollectorRegistry | None = None) 
     images = ImageStore(settings.minio_endpoint, settings.minio_access_key, settings.minio_secret_key,
                         settings.minio_bucket, settings.minio_secure)
     api = BackendApi(products, images, obs.metrics, settings.image_max_bytes)
-    spec = openapi.build(settings.enable_fault_routes)
+    spec = openapi.build(settings.enable_fault_routes, canary_route=settings.canary_token is not None)
 
     async def health(request: Request) -> JSONResponse:
         return await api.health(request, "backend", settings.common.version, obs.uptime())
@@ -46,6 +46,9 @@ def build(settings: BackendSettings, registry: CollectorRegistry | None = None) 
             resource("/api/debug/slow", {"POST": debug_slow}),
             resource("/api/debug/echo", {m: debug_echo for m in ("GET", "POST", "PUT", "PATCH", "DELETE")}),
         ]
+
+    if settings.canary_token:
+        routes.append(resource("/api/canary/error", {"POST": canary_error(settings.canary_token)}))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

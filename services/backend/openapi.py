@@ -19,6 +19,7 @@ from services.backend.models import ErrorBody, Product, ProductIn, ProductPage, 
 _REF = "#/components/schemas/{model}"
 
 REASONS = {
+    403: "The canary route without the canary's token (`x-canary-token`)",
     400: "Body is not valid JSON, or the gateway refused the path (`invalid_path`: a dot-segment, backslash, "
          "control character or non-UTF-8 once percent-decoded)",
     404: "No product with this id (also for a malformed id), or it has no image",
@@ -153,7 +154,17 @@ def _fault_routes() -> dict[str, Any]:
     }
 
 
-def build(fault_routes: bool) -> dict[str, Any]:
+CANARY_ROUTE = {
+    "/api/canary/error": {"post": {
+        "operationId": "canaryError",
+        "summary": "The canary's tracer error (with CANARY_TOKEN set): captured for error tracking, answered 202",
+        "parameters": [{"name": "x-canary-token", "in": "header", "required": True, "schema": {"type": "string"}}],
+        "responses": {"202": {"description": "Captured: `event_id` to look up in error tracking"}, **_errors(403)},
+    }},
+}
+
+
+def build(fault_routes: bool, canary_route: bool = False) -> dict[str, Any]:
     _, defs = models_json_schema(
         [(m, "validation") for m in (ProductIn, ProductPatch)] + [(m, "serialization") for m in (Product, ProductPage, ErrorBody)],
         ref_template=_REF,
@@ -171,6 +182,8 @@ def build(fault_routes: bool) -> dict[str, Any]:
     }
     if fault_routes:
         paths.update(_fault_routes())
+    if canary_route:
+        paths.update(CANARY_ROUTE)
     return {
         "openapi": "3.1.0",
         "info": {"title": "stackproof backend", "version": "1"},

@@ -126,6 +126,8 @@ class BackendSettings:
     minio_secure: bool
     image_max_bytes: int
     enable_fault_routes: bool
+    # The canary's shared secret: with it, POST /api/canary/error captures a deliberate error.
+    canary_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ SECRET_VARIABLES = (
     "SENTRY_SECRET_KEY",
     "MINIO_APP_SECRET_KEY",
     "SENTRY_API_TOKEN",
+    "CANARY_TOKEN",
     "SENTRY_DSN",
     "ELASTICSEARCH_PASSWORD",
 )
@@ -249,6 +252,7 @@ def load_backend(environ: Mapping[str, str] | None = None) -> BackendSettings:
         minio_secure=reader.get("MINIO_SECURE", cast=_bool, default=False),
         image_max_bytes=reader.get("IMAGE_MAX_BYTES", cast=_positive(int), default=5 * 1024 * 1024),
         enable_fault_routes=reader.get("ENABLE_FAULT_ROUTES", cast=_bool, default=False),
+        canary_token=reader.get("CANARY_TOKEN", default=None) or None,
     )
     reader.check("backend")
     return settings
@@ -283,4 +287,43 @@ def load_edge(environ: Mapping[str, str] | None = None) -> EdgeSettings:
         max_head_bytes=reader.get("EDGE_MAX_HEAD_BYTES", cast=_positive(int), default=16 * 1024),
     )
     reader.check("edge")
+    return settings
+
+
+@dataclass(frozen=True)
+class CanarySettings:
+    """The canary (services/canary): where its rounds go and how often."""
+
+    port: int
+    interval: float  # seconds from one round's start to the next
+    timeout: float  # a round's bound: a pipeline not seen by then failed
+    gateway_url: str
+    elasticsearch_url: str
+    prometheus_url: str
+    canary_token: str = field(repr=False)
+    sentry_url: str  # the bundled role (Bugsink), or your own Sentry's API with sentry_org
+    sentry_api_token: str = field(repr=False)
+    sentry_org: str | None
+    sentry_project: str
+    log_level: str
+
+
+def load_canary(environ: Mapping[str, str] | None = None) -> CanarySettings:
+    env = os.environ if environ is None else environ
+    reader = _Reader(env)
+    settings = CanarySettings(
+        port=reader.get("CANARY_PORT", cast=_positive(int), default=9464),
+        interval=reader.get("CANARY_INTERVAL", cast=_positive(float), default=30.0),
+        timeout=reader.get("CANARY_TIMEOUT", cast=_positive(float), default=45.0),
+        gateway_url=str(reader.get("GATEWAY_URL", default="http://gateway:5921")).rstrip("/"),
+        elasticsearch_url=reader.get("ELASTICSEARCH_URL", default="http://elasticsearch:9200"),
+        prometheus_url=str(reader.get("PROMETHEUS_URL", default="http://prometheus:9090")).rstrip("/"),
+        canary_token=reader.get("CANARY_TOKEN"),
+        sentry_url=reader.get("SENTRY_API_URL", default="") or reader.get("SENTRY_URL", default="http://sentry:9000"),
+        sentry_api_token=reader.get("SENTRY_API_TOKEN"),
+        sentry_org=reader.get("SENTRY_ORG", default=None) or None,
+        sentry_project=reader.get("SENTRY_PROJECT", default="backend"),
+        log_level=reader.get("LOG_LEVEL", default="info").upper(),
+    )
+    reader.check("canary")
     return settings

@@ -61,6 +61,8 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", IMAGE): Probe(lambda api, c, pid: api.get(IMAGE.format(id=pid))),
     ("POST", "/api/debug/slow"): Probe(lambda api, c, pid: api.post("/api/debug/slow", params={"seconds": 0})),
     ("POST", "/api/debug/error"): Probe(lambda api, c, pid: api.get("/api/debug/error"), allows_post, False),
+    # The canary's route (with CANARY_TOKEN set): a GET shows it takes POST, without capturing anything.
+    ("POST", "/api/canary/error"): Probe(lambda api, c, pid: api.get("/api/canary/error"), allows_post, False),
     **{(method, "/api/debug/echo"): echo(method) for method in ("GET", "POST", "PUT", "PATCH", "DELETE")},
 }
 
