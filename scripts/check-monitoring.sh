@@ -85,6 +85,8 @@ check_variant() { # LABEL PROM_DIR AM_DIR
         --config.file=/etc/alertmanager/alertmanager.yml --verify.receivers=receiver alertname=Watchdog
     check "$label: amtool routes ServiceDown -> receiver" amtool "$am" config routes test \
         --config.file=/etc/alertmanager/alertmanager.yml --verify.receivers=receiver alertname=ServiceDown job=backend
+    check "$label: amtool routes PipelineBroken -> receiver" amtool "$am" config routes test \
+        --config.file=/etc/alertmanager/alertmanager.yml --verify.receivers=receiver alertname=PipelineBroken pipeline=logs
 }
 
 # Grafana: provisioning YAML parses, dashboard JSON parses, every panel target has a plain
@@ -104,7 +106,13 @@ rules, problems = [], []
 for path in sorted((root / "dashboards").glob("*.json")):
     dash = json.loads(path.read_text())
     print(f"JSON ok: {path.relative_to(root.parent.parent)} ({dash.get('title')!r}, {len(dash.get('panels', []))} panels)")
-    for panel in dash.get("panels", []):
+    def flat(items):
+        for item in items:
+            if item.get("type") == "row":  # a row only groups: its panels carry the queries
+                yield from flat(item.get("panels", []))
+            else:
+                yield item
+    for panel in flat(dash.get("panels", [])):
         ds = panel.get("datasource", {})
         if ds.get("uid") not in uids:
             problems.append(f"{panel.get('title')}: datasource uid {ds.get('uid')!r} is not provisioned ({sorted(uids)})")

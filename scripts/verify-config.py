@@ -61,6 +61,8 @@ MAPPING: dict[str, dict[str, dict[str, Pair]]] = {
         "LogShippingDown": {"for": ("1m", "2s")},
         "HighErrorRate": {"for": ("10m", "30s"), "window": ("5m", "1m")},
         "HighLatency": {"for": ("5m", "30s"), "window": ("5m", "1m")},
+        "PipelineBroken": {},
+        "PipelineSlow": {"for": ("15m", "30s"), "window": ("15m", "1m")},
         "Watchdog": {},
     },
     # alertmanager.yml, per route: "route" is the root, children are named by matchers
@@ -306,6 +308,38 @@ def _ratio_test(timing: Timing, name: str, series: dict[str, dict[str, list[floa
     }
 
 
+def _pipeline_tests(timing: Timing, phases: Any) -> list[dict[str, Any]]:
+    """PipelineBroken (the canary's count of failed rounds reaches 3) and PipelineSlow (p95 over
+    half of canary_timeout_seconds, a gauge: not cumulated like the buckets)."""
+    canary = {"job": "canary", "instance": "canary:9464"}
+    counts = [0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 0.0, 0.0]
+    broken = {"pipeline": "logs", "severity": "critical"}
+    tests: list[dict[str, Any]] = [{
+        "name": "PipelineBroken (verification): fires on the third failed round in a row, resolves on a success",
+        "interval": duration(timing.step),
+        "input_series": [
+            {"series": _labels("canary_pipeline_failures_in_a_row", {**canary, "pipeline": "logs"}), "values": _values(counts)},
+            {"series": _labels("canary_pipeline_failures_in_a_row", {**canary, "pipeline": "errors"}),
+             "values": _values([0.0, 1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0])},
+        ],
+        "promql_expr_test": [
+            _alerts_at("PipelineBroken", 3 * timing.step, [], []),
+            _alerts_at("PipelineBroken", 4 * timing.step, [broken], []),
+            _alerts_at("PipelineBroken", 6 * timing.step, [], []),
+        ],
+    }]
+    # metrics: round trips in (5s, 10s] (p95 9.75s) against an 8s timeout (threshold 4s), then fast.
+    stop, steps, slow = phases("PipelineSlow", 1.0, 0.0)
+    buckets: dict[str, list[float]] = {}
+    for le in ("0.025", "5.0", "10.0", "+Inf"):
+        buckets[_labels("canary_pipeline_latency_seconds_bucket", {**canary, "pipeline": "metrics", "le": le})] = [
+            (1.0 if le in ("10.0", "+Inf") else 0.0) if s else 1.0 for s in slow]
+    test = _ratio_test(timing, "PipelineSlow", {"all": buckets}, alert={"pipeline": "metrics"}, severity="warning",
+                       stop_step=stop)
+    test["input_series"].append({"series": _labels("canary_timeout_seconds", canary), "values": _values([8.0] * (steps + 1))})
+    return [*tests, test]
+
+
 def verification_tests(rule_files: list[str]) -> dict[str, Any]:
     glob = MAPPING["prometheus"]["global"]
     timing = Timing(step=seconds(glob["scrape_interval"][1]), evaluation=seconds(glob["evaluation_interval"][1]))
@@ -360,6 +394,8 @@ def verification_tests(rule_files: list[str]) -> dict[str, Any]:
             fast_share] * steps
     tests.append(_ratio_test(timing, "HighLatency", {"all": buckets}, alert={"service": "gateway"},
                              severity="warning", stop_step=stop))
+
+    tests += _pipeline_tests(timing, phases)
 
     tests.append({
         "name": "Watchdog (verification): always firing",
