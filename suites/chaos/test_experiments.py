@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from fixtures import plugin
-from fixtures.chaos.experiment import Expect, Experiment, Runner
-from fixtures.chaos.faults import Crash, Disconnect, Kill, Latency, Pause, Unsupported
+from fixtures.chaos.experiment import Expect, Experiment, Runner, pipeline_broken
+from fixtures.chaos.faults import Crash, Disconnect, Kill, Latency, Pause, ResolverDown, Unsupported
 from fixtures.chaos.traffic import Settings
 from fixtures.results import record_chaos
 from fixtures.stack import ComposeStack
@@ -51,13 +51,17 @@ def _experiments() -> list[Experiment]:
                    during=[dependency_unavailable("mongo")]),
         Experiment("objectstore-kill", "The object store dies: ServiceDown, 503 naming object_store, objects survive",
                    Kill("minio"), Expect("ServiceDown", {"job": "minio"}, job="minio"),
-                   during=[dependency_unavailable("object_store")]),
+                   during=[dependency_unavailable("object_store")], also=[pipeline_broken("objects")]),
         Experiment("elasticsearch-kill", "Elasticsearch dies: LogShippingDown; logs queue and arrive once it is back",
                    Kill("elasticsearch", then_run=("search-init",)),
                    Expect("LogShippingDown", {"service": "backend"}, job="backend", shipper_in="backend"),
-                   during=[still_served(), marker.send()], after=[marker.arrived()]),
-        Experiment("sentry-kill", "The Sentry role dies: requests are unaffected, capture resumes when it is back",
-                   Kill("sentry"), during=[still_served()], after=[errors_captured_again()]),
+                   during=[still_served(), marker.send()], after=[marker.arrived()], also=[pipeline_broken("logs")]),
+        Experiment("sentry-kill", "The Sentry role dies: the canary's PipelineBroken pages, requests are unaffected, "
+                   "capture resumes when it is back",
+                   Kill("sentry"), pipeline_broken("errors"), during=[still_served()], after=[errors_captured_again()]),
+        # Issue 15's silent failure: every container healthy, every target up, every /api 502.
+        Experiment("gateway-resolver-down", "The gateway can no longer resolve the backend: only the canary pages",
+                   ResolverDown("gateway"), pipeline_broken("products"), during=[gateway_answers({502: UNAVAILABLE})]),
         Experiment("alertmanager-kill", "Alertmanager dies: Prometheus still sees it and fires ServiceDown",
                    Kill("alertmanager"), Expect("ServiceDown", {"job": "alertmanager"}, job="alertmanager", delivered=False)),
         Experiment("prometheus-kill", "Prometheus dies: the Watchdog heartbeat goes silent at the receiver",
