@@ -81,3 +81,14 @@ def test_dashboards_carry_queries() -> None:
     # Without this an empty or unparsed dashboard folder would leave nothing to fail.
     found = {path.name: sum(1 for _ in queries(dashboard)) for path, dashboard in dashboards()}
     assert found and all(found.values()), f"PromQL queries per dashboard in {DASHBOARDS}: {found}"
+
+
+def test_system_health_has_a_pipelines_row_over_the_canary() -> None:
+    """The canary's view (issue 15): a "Pipelines" row charting success, round trip and age per pipeline."""
+    health = [d for _, d in dashboards() if d["title"] == "System Health"]
+    assert health, f"no System Health dashboard in {DASHBOARDS}"
+    rows = [p for p in health[0]["panels"] if p.get("type") == "row" and p.get("title") == "Pipelines"]
+    assert rows, "System Health has no Pipelines row"
+    exprs = " ".join(t["expr"] for panel in rows[0].get("panels") or [] for t in panel.get("targets") or [])
+    for family in ("canary_pipeline_up", "canary_pipeline_latency_seconds_bucket", "canary_last_success_timestamp_seconds"):
+        assert family in exprs, f"the Pipelines row charts no {family}: {exprs}"
