@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from harness.apps import ServiceProcess, backend_env, with_search
+from harness.apps import ComposeGateway, ServiceProcess, backend_env, with_search
 from harness.servers import MongoServer, ObjectStore, SearchServer, SentryServer
 from harness.servers.base import LOOPBACK, free_port
 from services.backend.app import build as build_backend
@@ -86,7 +86,7 @@ def pipelines(mongo_server: MongoServer, object_store: ObjectStore, bucket: str,
     env = with_search(backend_env(mongo_server, object_store, CANARY_TOKEN=TOKEN, SENTRY_DSN=dsn), search_server)
     with ServiceProcess("backend", env, "/api/health") as backend:
         gateway_env = with_search({"BACKEND_URL": backend.url, "ENVIRONMENT": "test"}, search_server)
-        with ServiceProcess("gateway", gateway_env, "/health") as gateway, CountingPrometheus(backend.url) as prom:
+        with ComposeGateway(gateway_env) as gateway, CountingPrometheus(backend.url) as prom:
             yield Pipelines(gateway.url, search_server.url, prom.url, sentry_server)
 
 
