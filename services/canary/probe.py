@@ -41,6 +41,7 @@ LOG_SERVICES = ("gateway", "backend")
 # The backend's count of the canary route: nothing else calls it (its token guards it).
 COUNTED = f'sum(http_requests_total{{service="backend",route="{CANARY_ROUTE}",status="202"}})'
 POLL_S = 0.25
+MIN_REQUEST_S = 0.05
 # A PNG signature and some bytes of its own: the object store holds what it is given.
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -67,8 +68,9 @@ class EventLookup(abc.ABC):
         self.http.close()
 
     @abc.abstractmethod
-    def find(self, event_id: str) -> dict[str, Any] | None:
-        """The event's data once the server shows it, None while it does not (yet)."""
+    def find(self, event_id: str, timeout: float) -> dict[str, Any] | None:
+        """The event's data once the server shows it, None while it does not (yet); each
+        request within ``timeout`` seconds."""
 
 
 class BugsinkEvents(EventLookup):
@@ -81,11 +83,11 @@ class BugsinkEvents(EventLookup):
         self.project = project
         self._project_id: int | None = None
 
-    def _project(self) -> int:
+    def _project(self, timeout: float) -> int:
         if self._project_id is None:
             url: str | None = "/projects/"
             while url and self._project_id is None:
-                page = self.http.get(url)
+                page = self.http.get(url, timeout=timeout)
                 page.raise_for_status()
                 body = page.json()
                 self._project_id = next((int(p["id"]) for p in body.get("results", []) if p["name"] == self.project), None)
@@ -94,8 +96,9 @@ class BugsinkEvents(EventLookup):
                 raise PipelineFailed(f"the Sentry role has no project {self.project!r}")
         return self._project_id
 
-    def find(self, event_id: str) -> dict[str, Any] | None:
-        response = self.http.get("/events/lookup/", params={"project": self._project(), "event_id": event_id})
+    def find(self, event_id: str, timeout: float) -> dict[str, Any] | None:
+        response = self.http.get("/events/lookup/", params={"project": self._project(timeout), "event_id": event_id},
+                                 timeout=timeout)
         if response.status_code == 404:
             return None
         response.raise_for_status()
@@ -112,8 +115,8 @@ class SentryEvents(EventLookup):
                                       headers={"authorization": f"Bearer {token}"}))
         self.path = f"/projects/{org}/{project}/events/{{}}/"
 
-    def find(self, event_id: str) -> dict[str, Any] | None:
-        response = self.http.get(self.path.format(event_id))
+    def find(self, event_id: str, timeout: float) -> dict[str, Any] | None:
+        response = self.http.get(self.path.format(event_id), timeout=timeout)
         if response.status_code == 404:
             return None
         response.raise_for_status()
@@ -157,13 +160,16 @@ class _Watch:
 
 
 class Tracer:
-    """Runs rounds against ``targets``; each round takes at most ``timeout_s``."""
+    """Runs rounds against ``targets``; each round takes at most ``timeout_s``: every request
+    waits at most what is left of the round (the chaos bounds count on it: a round against a
+    dependency that hangs must end, and fail, on time)."""
 
     def __init__(self, targets: Targets, timeout_s: float, stop: threading.Event | None = None) -> None:
         self.targets = targets
         self.timeout_s = timeout_s
         self.stop = stop or threading.Event()
-        request_timeout = min(10.0, timeout_s)
+        self.request_timeout = request_timeout = min(10.0, timeout_s)
+        self._deadline = time.monotonic() + timeout_s
         self.gateway = httpx.Client(base_url=targets.gateway, timeout=request_timeout, headers=targets.gateway_headers)
         self.prometheus = httpx.Client(base_url=targets.prometheus, timeout=request_timeout,
                                        headers=targets.prometheus_headers)
@@ -176,9 +182,14 @@ class Tracer:
         self.targets.events.close()
 
     # --- one round ------------------------------------------------------------------------
+    def _left(self) -> float:
+        """A request's timeout: the usual one, or what is left of the round if that is less
+        (never quite 0, so a late step fails as a timeout rather than not being tried)."""
+        return max(MIN_REQUEST_S, min(self.request_timeout, self._deadline - time.monotonic()))
+
     def run(self) -> dict[str, Outcome]:
         rid = new_request_id()
-        deadline = time.monotonic() + self.timeout_s
+        self._deadline = deadline = time.monotonic() + self.timeout_s
         headers = {"x-request-id": rid}
         outcomes: dict[str, Outcome] = {}
         outcomes.update(self._products_and_objects(headers))
@@ -217,11 +228,11 @@ class Tracer:
     def _write_product(self, headers: dict[str, str]) -> str:
         sku = f"{SKU_PREFIX}{uuid.uuid4().hex[:16]}"
         wanted = {"name": f"canary {sku}", "price": 1.0, "sku": sku}
-        created = self.gateway.post("/api/products", json=wanted, headers=headers)
+        created = self.gateway.post("/api/products", json=wanted, headers=headers, timeout=self._left())
         if created.status_code != 201:
             raise PipelineFailed(f"POST /api/products: {created.status_code} {created.text[:200]}")
         product_id = str(created.json()["id"])
-        read = self.gateway.get(f"/api/products/{product_id}", headers=headers)
+        read = self.gateway.get(f"/api/products/{product_id}", headers=headers, timeout=self._left())
         if read.status_code != 200 or {k: read.json().get(k) for k in wanted} != wanted:
             raise PipelineFailed(f"GET /api/products/{product_id}: {read.status_code} {read.text[:200]}")
         return product_id
@@ -232,10 +243,10 @@ class Tracer:
         started = time.monotonic()
         try:
             stored = self.gateway.put(f"/api/products/{product_id}/image", content=image,
-                                      headers={**headers, "content-type": "image/png"})
+                                      headers={**headers, "content-type": "image/png"}, timeout=self._left())
             if stored.status_code != 200:
                 raise PipelineFailed(f"PUT image: {stored.status_code} {stored.text[:200]}")
-            back = self.gateway.get(f"/api/products/{product_id}/image", headers=headers)
+            back = self.gateway.get(f"/api/products/{product_id}/image", headers=headers, timeout=self._left())
             if back.status_code != 200 or hashlib.sha256(back.content).hexdigest() != digest:
                 raise PipelineFailed(f"GET image: {back.status_code}, sha256 "
                                      f"{hashlib.sha256(back.content).hexdigest()[:12]} for {digest[:12]}")
@@ -244,17 +255,18 @@ class Tracer:
         return Outcome("objects", True, time.monotonic() - started, f"{len(image)} bytes, sha256 {digest[:12]} back")
 
     def _remove_product(self, product_id: str, headers: dict[str, str]) -> None:
-        removed = self.gateway.delete(f"/api/products/{product_id}", headers=headers)
+        removed = self.gateway.delete(f"/api/products/{product_id}", headers=headers, timeout=self._left())
         if removed.status_code != 204:
             raise PipelineFailed(f"DELETE /api/products/{product_id}: {removed.status_code} {removed.text[:200]}")
-        gone = self.gateway.get(f"/api/products/{product_id}", headers=headers)
+        gone = self.gateway.get(f"/api/products/{product_id}", headers=headers, timeout=self._left())
         if gone.status_code != 404:
             raise PipelineFailed(f"GET after DELETE: {gone.status_code}, not 404")
 
     def _trigger_error(self, headers: dict[str, str], outcomes: dict[str, Outcome]) -> tuple[bool, str | None]:
         """Whether the canary route answered 202, and the id of the event it captured."""
         try:
-            answer = self.gateway.post(CANARY_ROUTE, headers={**headers, TOKEN_HEADER: self.targets.canary_token})
+            answer = self.gateway.post(CANARY_ROUTE, headers={**headers, TOKEN_HEADER: self.targets.canary_token},
+                                       timeout=self._left())
         except httpx.HTTPError as exc:
             outcomes["errors"] = Outcome("errors", False, None, f"POST {CANARY_ROUTE}: {exc!r}")
             return False, None
@@ -271,8 +283,9 @@ class Tracer:
         def seen() -> str | None:
             counts = {}
             for service in LOG_SERVICES:
-                found = self.search.search(index=f"{service}-logs-*", query={"match": {"request_id": rid}}, size=0,
-                                           ignore_unavailable=True, allow_no_indices=True)
+                found = self.search.options(request_timeout=self._left()).search(
+                    index=f"{service}-logs-*", query={"match": {"request_id": rid}}, size=0,
+                    ignore_unavailable=True, allow_no_indices=True)
                 counts[service] = int(found["hits"]["total"]["value"])
             watch.last = f"log documents for {rid}: {counts}"
             return watch.last if all(counts.values()) else None
@@ -281,7 +294,7 @@ class Tracer:
         return watch
 
     def _event_seen(self, event_id: str, rid: str) -> str | None:
-        data = self.targets.events.find(event_id)
+        data = self.targets.events.find(event_id, self._left())
         if data is None:
             return None
         tagged = _tags(data).get("request_id")
@@ -290,7 +303,7 @@ class Tracer:
         return f"event {event_id} tagged {rid}"
 
     def _count(self) -> float:
-        response = self.prometheus.get("/api/v1/query", params={"query": COUNTED})
+        response = self.prometheus.get("/api/v1/query", params={"query": COUNTED}, timeout=self._left())
         response.raise_for_status()
         result = response.json()["data"]["result"]
         return float(result[0]["value"][1]) if result else 0.0

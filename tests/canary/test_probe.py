@@ -6,7 +6,9 @@ counter's value)."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +32,7 @@ pytestmark = pytest.mark.servers
 
 TOKEN = "canary-test-token-0123456789"
 PROJECT = "canary-probe-test"
+TIMEOUT_S = 2.0  # a short round, for the test of its bound
 
 
 class CountingPrometheus:
@@ -123,6 +126,19 @@ def test_an_unreachable_log_store_fails_logs_within_the_timeout(pipelines: Pipel
     outcomes = run_once(tracer(pipelines, search=f"http://{LOOPBACK}:{free_port()}", timeout=3.0))
     assert not outcomes["logs"].ok and "not seen within 3 s" in outcomes["logs"].detail, outcomes["logs"]
     assert outcomes["products"].ok and outcomes["objects"].ok, outcomes
+
+
+def test_a_round_against_a_gateway_that_never_answers_ends_within_its_timeout(pipelines: Pipelines) -> None:
+    # The chaos bounds count a failing round as ending at its timeout; with a timeout per
+    # request, a silent gateway made one round last a timeout per request it sent.
+    with socket.create_server((LOOPBACK, 0), backlog=16) as silent:  # accepts in the kernel, never answers
+        p = Pipelines(f"http://{LOOPBACK}:{silent.getsockname()[1]}", pipelines.search, pipelines.prometheus,
+                      pipelines.sentry)
+        started = time.monotonic()
+        outcomes = run_once(tracer(p, timeout=TIMEOUT_S))
+        took = time.monotonic() - started
+    assert took < TIMEOUT_S + 1.0, f"a round with a {TIMEOUT_S:g} s timeout took {took:.2f} s"
+    assert not outcomes["products"].ok and not outcomes["errors"].ok, outcomes
 
 
 def test_canary_route_needs_its_token_and_answers_202(backend_settings: dict[str, str], products: object) -> None:
