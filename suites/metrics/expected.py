@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-JOBS = ("gateway", "backend", "prometheus", "alertmanager", "minio")
+JOBS = ("gateway", "backend", "prometheus", "alertmanager", "minio", "canary")
 
 _SERVICE_FAMILIES = {
     "http_requests_total": "counter",
@@ -22,3 +22,7 @@ _SAMPLED = ("http_requests_total", "http_request_duration_seconds_bucket", "http
             "http_request_duration_seconds_count", "http_requests_in_progress", "process_cpu_seconds_total")
 ALWAYS_SAMPLED: dict[str, tuple[str, ...]] = {"gateway": _SAMPLED, "backend": (*_SAMPLED, "dependency_up")}
 DEPENDENCIES = ("mongo", "object_store")
+
+# The canary's families (issue 15), one series per pipeline once its first round is done.
+CANARY_PER_PIPELINE = ("canary_pipeline_up", "canary_pipeline_failures_in_a_row",
+                       "canary_pipeline_latency_seconds_count")

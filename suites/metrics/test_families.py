@@ -9,8 +9,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from fixtures.clients.http import service_client
 from fixtures.clients.prometheus import Prometheus
+from fixtures.plugin import require
 from fixtures.stack import Stack
-from suites.metrics.expected import ALWAYS_SAMPLED, DEPENDENCIES, FAMILIES
+from services.canary.probe import PIPELINES
+from suites.metrics.expected import ALWAYS_SAMPLED, CANARY_PER_PIPELINE, DEPENDENCIES, FAMILIES
 
 
 def check_families(where: str, job: str, declared: dict[str, str], sampled: set[str]) -> None:
@@ -48,3 +50,13 @@ def test_backend_reports_each_dependency(stack: Stack) -> None:
     found = {r["metric"]["dependency"]: r["value"][1]
              for r in Prometheus(stack).query('dependency_up{job="backend"}')}
     assert set(DEPENDENCIES) <= set(found), f'dependency_up{{job="backend"}}: expected {DEPENDENCIES}, got {found}'
+
+
+@pytest.mark.parametrize("family", CANARY_PER_PIPELINE)
+def test_the_canary_reports_every_pipeline_to_prometheus(stack: Stack, family: str) -> None:
+    """Not only on its own /metrics (the smoke layer reads that): in Prometheus, where the
+    PipelineBroken and PipelineSlow rules and the Pipelines row read it."""
+    require(stack, "canary")
+    series = {r["metric"].get("pipeline"): r["value"][1] for r in Prometheus(stack).query(f'{family}{{job="canary"}}')}
+    missing = sorted(set(PIPELINES) - set(series))
+    assert not missing, f'{family}{{job="canary"}} in Prometheus has no series for {missing}; it has {series or "none"}'
