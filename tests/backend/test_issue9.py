@@ -164,7 +164,15 @@ def test_fuzzer_finds_nothing(fuzzed: Any, label: str) -> None:
     assert sent, f"{label}: no case generated"
 
 
-def test_stateful_fuzzer_finds_nothing(fuzzed: Any, products: Any) -> None:
+def test_stateful_fuzzer_finds_nothing(fuzzed: Any, products: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hypothesis also draws from the literal constants of every local module loaded in the
+    # process, so with one seed the scenarios changed with whatever else pytest collected: the
+    # canary's chaos fixtures (new strings) sent this test from "reached the image read" to not
+    # (only with tests/fixtures collected beside it). Without them a run is its seed and the
+    # document. Private API, pinned hypothesis: renamed, the patch fails loudly.
+    from hypothesis.internal.conjecture import providers
+
+    monkeypatch.setattr(providers, "_get_local_constants", providers.Constants)
     steps: list[str] = []
 
     class Scenarios(fuzzed.as_state_machine()):  # type: ignore[misc]
