@@ -166,13 +166,14 @@ def test_fuzzer_finds_nothing(fuzzed: Any, label: str) -> None:
 
 def test_stateful_fuzzer_finds_nothing(fuzzed: Any, products: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # Hypothesis also draws from the literal constants of every local module loaded in the
-    # process, so with one seed the scenarios changed with whatever else pytest collected: the
-    # canary's chaos fixtures (new strings) sent this test from "reached the image read" to not
-    # (only with tests/fixtures collected beside it). Without them a run is its seed and the
+    # process (and caches what it drew from them), so with one seed the scenarios changed with
+    # whatever else pytest had collected or run: the canary's chaos fixtures (new strings) sent
+    # this test from "reached the image read" to not. Without them a run is its seed and the
     # document. Private API, pinned hypothesis: renamed, the patch fails loudly.
     from hypothesis.internal.conjecture import providers
 
     monkeypatch.setattr(providers, "_get_local_constants", providers.Constants)
+    providers.CONSTANTS_CACHE.cache.clear()
     steps: list[str] = []
 
     class Scenarios(fuzzed.as_state_machine()):  # type: ignore[misc]
@@ -184,7 +185,10 @@ def test_stateful_fuzzer_finds_nothing(fuzzed: Any, products: Any, monkeypatch: 
             products.delete_many({})  # each scenario starts from the same (empty) catalogue
             super().teardown()
 
-    hypothesis.seed(FUZZ_SEED)(Scenarios).run(settings=hypothesis.settings(
-        max_examples=10, stateful_step_count=driver.SCENARIO_STEPS, deadline=None, database=None,
-        phases=[hypothesis.Phase.generate], suppress_health_check=list(hypothesis.HealthCheck)))
+    try:
+        hypothesis.seed(FUZZ_SEED)(Scenarios).run(settings=hypothesis.settings(
+            max_examples=10, stateful_step_count=driver.SCENARIO_STEPS, deadline=None, database=None,
+            phases=[hypothesis.Phase.generate], suppress_health_check=list(hypothesis.HealthCheck)))
+    finally:
+        providers.CONSTANTS_CACHE.cache.clear()  # later tests draw from the local constants again
     assert "GET /api/products/{id}/image" in steps, f"no scenario reached the image read: {sorted(set(steps))}"
