@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from services.canary.probe import PIPELINES, BugsinkEvents, EventLookup, Outcome, SentryEvents, Targets, Tracer
+from services.canary.probe import PIPELINES, Outcome, Targets, Tracer, events_lookup
 from services.common.settings import CanarySettings, load_canary
 
 logger = logging.getLogger("services.canary")
@@ -129,16 +129,10 @@ class Rounds:
             self.thread.join(timeout=self.settings.timeout + 5)
 
 
-def events_lookup(settings: CanarySettings) -> EventLookup:
-    if settings.sentry_org:
-        return SentryEvents(settings.sentry_url, settings.sentry_api_token, settings.sentry_org, settings.sentry_project)
-    return BugsinkEvents(settings.sentry_url, settings.sentry_api_token, settings.sentry_project)
-
-
 def targets(settings: CanarySettings) -> Targets:
+    events = events_lookup(settings.sentry_url, settings.sentry_api_token, settings.sentry_project, settings.sentry_org)
     return Targets(gateway=settings.gateway_url, elasticsearch=settings.elasticsearch_url,
-                   prometheus=settings.prometheus_url, events=events_lookup(settings),
-                   canary_token=settings.canary_token)
+                   prometheus=settings.prometheus_url, events=events, canary_token=settings.canary_token)
 
 
 def build(settings: CanarySettings, registry: CollectorRegistry | None = None,

@@ -124,6 +124,15 @@ class SentryEvents(EventLookup):
         return event
 
 
+def events_lookup(url: str, token: str, project: str, org: str | None = None,
+                  headers: dict[str, str] | None = None) -> EventLookup:
+    """Your own Sentry's REST API when ``org`` is given, else the bundled role (Bugsink):
+    the canary's choice and the suite's, made here once."""
+    if org:
+        return SentryEvents(url, token, org, project)
+    return BugsinkEvents(url, token, project, headers)
+
+
 @dataclass(frozen=True)
 class Targets:
     """Where a round goes: the gateway (its only entrance) and the pipelines' stores."""

@@ -13,10 +13,7 @@ from fixtures.clients.sentry import HOST_HEADER
 from fixtures.plugin import require
 from fixtures.results import Measure
 from fixtures.stack import Stack
-from services.canary.probe import PIPELINES, BugsinkEvents, EventLookup, SentryEvents, Targets, Tracer
-
-# A round from here waits as long as the canary's own in the production profile would.
-ROUND_TIMEOUT_S = 45.0
+from services.canary.probe import PIPELINES, EventLookup, Targets, Tracer, events_lookup
 
 
 def samples(text: str, name: str) -> dict[str, float]:
@@ -41,15 +38,26 @@ def test_canary_sees_the_pipeline(stack: Stack, pipeline: str, measure: Measure)
         f"the canary's last round did not get through {pipeline}: {view[pipeline]['detail']}"
 
 
-def events_lookup(stack: Stack) -> EventLookup:
-    """The canary's own lookup of a captured event, pointed at the stack's error tracking
-    (your own Sentry when the stack's settings name its API, else the bundled role)."""
+def stack_events(stack: Stack) -> EventLookup:
+    """The canary's lookup of a captured event, pointed at the stack's error tracking: your own
+    Sentry when the stack's settings name its API, else the bundled role."""
     env = stack.env()
     if env.get("SENTRY_API_URL"):
-        return SentryEvents(env["SENTRY_API_URL"], env.get("SENTRY_API_TOKEN", ""), env.get("SENTRY_ORG", ""), "backend")
+        missing = [name for name in ("SENTRY_API_TOKEN", "SENTRY_ORG") if not env.get(name)]
+        assert not missing, f"{stack.target}: SENTRY_API_URL is set, but not {' and '.join(missing)}"
+        return events_lookup(env["SENTRY_API_URL"], env["SENTRY_API_TOKEN"], "backend", env["SENTRY_ORG"])
     token = env.get("BUGSINK_API_TOKEN") or env.get("SENTRY_API_TOKEN")
     assert token, f"{stack.target}: SENTRY_API_TOKEN is not set in the stack's .env"
-    return BugsinkEvents(stack.url("sentry"), token, "backend", headers=HOST_HEADER)
+    return events_lookup(stack.url("sentry"), token, "backend", headers=HOST_HEADER)
+
+
+def canary_timeout(stack: Stack) -> float:
+    """The stack's own CANARY_TIMEOUT, as the canary exports it: a round from here gets as long."""
+    with service_client(stack, "canary", timeout=3) as http:
+        text = http.get("/metrics").text
+    found = [s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == "canary_timeout_seconds"]
+    assert found, f"the canary's /metrics has no canary_timeout_seconds: {text[:300]}"
+    return found[0]
 
 
 def test_the_canary_round_runs_from_the_suite(stack: Stack, measure: Measure) -> None:
@@ -59,8 +67,8 @@ def test_the_canary_round_runs_from_the_suite(stack: Stack, measure: Measure) ->
     token = stack.env().get("CANARY_TOKEN")
     assert token, f"{stack.target}: CANARY_TOKEN is not set in the stack's .env"
     tracer = Tracer(Targets(gateway=stack.url("gateway"), elasticsearch=stack.url("elasticsearch"),
-                            prometheus=stack.url("prometheus"), events=events_lookup(stack), canary_token=token),
-                    ROUND_TIMEOUT_S)
+                            prometheus=stack.url("prometheus"), events=stack_events(stack), canary_token=token),
+                    canary_timeout(stack))
     try:
         outcomes = tracer.run()
     finally:
