@@ -34,6 +34,7 @@ STACK   = $(PROD) -f compose/verify.yaml
 WAIT    = --wait --wait-timeout 180
 
 .PHONY: help setup engine env images verify-config certs up down verify smoke chaos chaos-tools health lint test bench \
+        swarm-up swarm-down swarm-verify swarm-ps \
         dev-up dev-down dev-build dev-logs dev-ps prod-up prod-down prod-build prod-logs prod-ps \
         db-backup db-restore db-reset backend-shell gateway-shell mongo-shell \
         clean clean-volumes clean-all
@@ -125,6 +126,28 @@ test: setup images lint ## The project's own tests (after make lint): services a
 bench: $(VENV)/.installed ## Direct vs gateway vs nginx before the backend: req/s, p50/p99, CPU per request, steal
 	@scripts/bench-tools.sh
 	$(PY) -m bench
+
+# --- Docker Swarm: the bundled stack as a swarm stack on this engine (ops/swarm.py) ---------
+# A single-node swarm bound to 127.0.0.1 is initialised if none is active; the stack file is
+# rendered from the same compose files as `make up` plus compose/swarm.yaml (build/swarm/).
+# The gateway is published in host mode on SWARM_GATEWAY_PORT (5921): `make down` first if the
+# compose stack holds it. swarm-down leaves the swarm only when leaving cannot break running
+# containers' DNS (Debian's 20.10 engine), and says so when it keeps it.
+SWARM_STACK ?= stackproof
+SWARM_FILES = -f compose/compose.production.yaml $(PROFILE_FILES) -f compose/verify.yaml -f compose/swarm.yaml
+SWARM       = $(PY) -m ops.swarm
+
+swarm-up: setup env images verify-config ## Deploy the bundled stack as a swarm stack (backend x2) and wait until healthy
+	$(SWARM) up $(SWARM_FILES) --env-file $(ENV_FILE) --stack $(SWARM_STACK)
+
+swarm-down: $(VENV)/.installed ## Remove the swarm stack; leave the swarm when that is safe for other containers
+	$(SWARM) down --stack $(SWARM_STACK)
+
+swarm-ps: $(VENV)/.installed ## The swarm stack's services and replicas
+	$(SWARM) status --stack $(SWARM_STACK)
+
+swarm-verify: swarm-up chaos-tools ## Every suite against the swarm stack, the swarm chaos experiments last
+	$(PYTEST) suites --target swarm://$(SWARM_STACK) --html=reports/swarm.html --self-contained-html --junitxml=reports/swarm-junit.xml
 
 # --- the setup guide's targets ------------------------------------------------------------
 

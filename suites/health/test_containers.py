@@ -59,6 +59,13 @@ def test_service_has_a_restart_policy(compose_stack: ComposeStack, service: str)
     assert policy == wanted, f"{service}: restart policy {policy!r} but the compose config declares {wanted!r}"
 
 
+def test_service_runs_its_desired_replicas(compose_stack: ComposeStack, service: str) -> None:
+    running, desired = compose_stack.replicas(service)
+    declared_replicas = int((declared(compose_stack).service(service).get("deploy") or {}).get("replicas") or 1)
+    assert desired == declared_replicas, f"{service}: {desired} replicas wanted by the engine, {declared_replicas} declared"
+    assert running == desired, f"{service}: {running} of {desired} desired replicas running and healthy"
+
+
 def test_init_job_exited_zero(compose_stack: ComposeStack, init_job: str) -> None:
     state = _state(compose_stack, init_job)
     assert state.finished, (

@@ -1,5 +1,5 @@
-"""The vantage points, each asked once per session: one probe container on the frontend
-network, one connect round from the host, one from inside the backend."""
+"""The vantage points, each asked once per session: a probe container on the frontend
+network, one on the backend network (the control), one connect round from inside the backend."""
 
 from __future__ import annotations
 
@@ -36,9 +36,12 @@ def frontend_view(frontend_probe: probe.Probe, behind_the_gateway: dict[str, lis
 
 
 @pytest.fixture(scope="session")
-def host_view(behind_the_gateway: dict[str, list[str]]) -> dict[str, str]:
-    # The host reaches every bridge IP: the control that shows each target is listening.
-    return probe.from_host([ts[1] for ts in behind_the_gateway.values()])
+def backend_network_view(compose_stack: ComposeStack, behind_the_gateway: dict[str, list[str]]) -> dict[str, str]:
+    # The control that shows each target is listening: a client on the backend network reaches
+    # every address there. (The host was this control while every network was a bridge; it
+    # routes no swarm overlay.)
+    with probe.probe(compose_stack, "backend") as handle:
+        return handle.connect([ts[1] for ts in behind_the_gateway.values()])
 
 
 @pytest.fixture(scope="session")

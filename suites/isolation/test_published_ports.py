@@ -12,7 +12,7 @@ import pytest
 from fixtures.clients import probe
 from fixtures.clients.compose import stack_violations
 from fixtures.services import port as serving_port
-from fixtures.stack import SERVICE_LABEL, ComposeStack, Stack
+from fixtures.stack import ComposeStack, Stack, service_of
 from suites.tls.edge import HTTP_PORT, HTTPS_PORT
 
 GATEWAY_PORT = serving_port("gateway")
@@ -68,7 +68,7 @@ def test_host_cannot_reach_unpublished_port(loopback: tuple[str, dict[int, str]]
 
 def test_only_the_public_entry_publishes_ports(compose_stack: ComposeStack) -> None:
     service, ports = public_entry(compose_stack)
-    published = {c.labels[SERVICE_LABEL]: sorted(live_bindings(c).items()) for c in compose_stack.containers()
+    published = {service_of(c.labels): sorted(live_bindings(c).items()) for c in compose_stack.containers()
                  if live_bindings(c)}
     assert list(published) == [service], f"containers publishing ports: {published}"
     wanted = [(host, target, "tcp") for host, target in ports]

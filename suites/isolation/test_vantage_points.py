@@ -3,7 +3,8 @@ makes these true to the compose config):
 
 - a client on the frontend network reaches the gateway, and nothing behind it: neither by
   name (not resolvable there) nor by the backend-network address (dropped by Docker's
-  isolation rules), while the host shows each of those addresses is listening;
+  isolation rules, or for a swarm overlay not routed here at all), while a client on the
+  backend network shows each of those addresses is listening;
 - the gateway reaches the backend; the backend reaches its stores and error tracking;
 - the backend has no way out: attached to internal networks only, it cannot reach the
   frontend network, neither the gateway there nor the host side of that bridge.
@@ -28,12 +29,13 @@ def test_frontend_reaches_the_gateway(frontend_view: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("service", BEHIND_THE_GATEWAY)
 def test_frontend_cannot_reach(stack: Stack, service: str, behind_the_gateway: dict[str, list[str]],
-                               frontend_view: dict[str, str], host_view: dict[str, str]) -> None:
+                               frontend_view: dict[str, str], backend_network_view: dict[str, str]) -> None:
     require(stack, service)
     assert service in behind_the_gateway, f"{service}: no container in {stack.target}"
     by_name, by_ip = behind_the_gateway[service]
     # Control: the address is live, so "not reached" below means isolated, not down.
-    assert host_view[by_ip] == probe.CONNECTED, f"{service} at {by_ip} does not answer even the host: {host_view[by_ip]}"
+    assert backend_network_view[by_ip] == probe.CONNECTED, (
+        f"{service} at {by_ip} does not answer even a client on the backend network: {backend_network_view[by_ip]}")
     seen = {target: frontend_view[target] for target in (by_name, by_ip)}
     assert probe.CONNECTED not in seen.values(), f"probe on frontend reaches {service}: {seen}"
 

@@ -26,7 +26,11 @@ SETTINGS = ["user", "read_only", "no_new_privileges", "capabilities", "privilege
 
 
 @pytest.mark.parametrize("setting", SETTINGS)
-def test_meets_the_policy(compose_stack: ComposeStack, service: str, setting: str) -> None:
+def test_meets_the_policy(compose_stack: ComposeStack, service: str, setting: str, request: pytest.FixtureRequest) -> None:
+    # A setting the deployment format cannot carry (a swarm stack file on Engine 20.10) is a
+    # finding, reported with its reason; strict: once it is carried, this says so.
+    if reason := compose_stack.unexpressed(service).get(setting):
+        request.applymarker(pytest.mark.xfail(reason=f"finding on {compose_stack.target}: {reason}", strict=True))
     found = policy_violations(compose_stack, service, setting)
     assert not found, f"{service} ({hardening(compose_stack, service).image}): {'; '.join(found)} — compose/policy.yaml"
 

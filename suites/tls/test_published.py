@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fixtures.clients import probe
 from fixtures.services import port as serving_port
-from fixtures.stack import SERVICE_LABEL, ComposeStack
+from fixtures.stack import ComposeStack, service_of
 
 from .edge import HTTP_PORT, HTTPS_PORT, Edge
 
@@ -18,7 +18,7 @@ def test_only_80_and_443_are_published(compose_stack: ComposeStack, edge: Edge) 
     for container in compose_stack.containers():
         for port, bindings in (container.attrs["HostConfig"].get("PortBindings") or {}).items():
             for binding in bindings or []:
-                published.setdefault(container.labels[SERVICE_LABEL], set()).add(
+                published.setdefault(service_of(container.labels), set()).add(
                     (int(binding.get("HostPort") or 0), port))
     wanted = {"edge": {(80, f"{HTTP_PORT}/tcp"), (443, f"{HTTPS_PORT}/tcp")}}
     assert published == wanted, f"published (host port, container port) by service: {published}"
