@@ -1,7 +1,12 @@
 """Break the running stack on purpose: the right alert reaches the receiver within the
 bound computed from the live configuration, the platform degrades cleanly, and everything
 recovers with nothing lost. One experiment per test; journals in reports/chaos/ (output
-only: the report gets the observation from the test itself)."""
+only: the report gets the observation from the test itself).
+
+A compose target runs the compose experiments; a swarm target (``swarm://STACK``) the swarm
+ones, which only an orchestrator can show: a replica killed under traffic and replaced, every
+replica killed, a rolling update. The compose experiments' faults assume a killed container
+stays dead until the rollback starts it, which swarm, replacing it at once, never allows."""
 
 from __future__ import annotations
 
@@ -11,11 +16,21 @@ from pathlib import Path
 import pytest
 
 from fixtures import plugin
-from fixtures.chaos.experiment import Expect, Experiment, Runner, pipeline_broken
-from fixtures.chaos.faults import Crash, Disconnect, Kill, Latency, Pause, ResolverDown, Unsupported
+from fixtures.chaos.experiment import Clients, Expect, Experiment, Runner, pipeline_broken
+from fixtures.chaos.faults import (
+    Crash,
+    Disconnect,
+    Kill,
+    KillReplicas,
+    Latency,
+    Pause,
+    ResolverDown,
+    RollingUpdate,
+    Unsupported,
+)
 from fixtures.chaos.traffic import Settings
 from fixtures.results import record_chaos
-from fixtures.stack import ComposeStack
+from fixtures.stack import ComposeStack, StackError, SwarmStack
 from suites.chaos.checks import (
     LogMarker,
     dependency_unavailable,
@@ -69,7 +84,35 @@ def _experiments() -> list[Experiment]:
     ]
 
 
-EXPERIMENTS = _experiments()
+def _swarm_experiments() -> list[Experiment]:
+    return [
+        Experiment("backend-replica-kill", "One backend replica dies under traffic: only requests in flight on it may "
+                   "fail, swarm replaces the task, ReplicasDegraded fires",
+                   KillReplicas("backend", 1), Expect("ReplicasDegraded", {"job": "backend"}, job="backend"),
+                   during=[still_served()], clients=Clients.IN_FLIGHT),
+        Experiment("backend-replicas-kill", "Every backend replica dies: ServiceDown, and the gateway answers 502 at once "
+                   "(504 at its timeout) until swarm has replaced them",
+                   KillReplicas("backend"), Expect("ServiceDown", {"job": "backend"}, job="backend"),
+                   during=[gateway_answers({502: UNAVAILABLE, 504: TIMEOUT})]),
+        Experiment("backend-rolling-update", "A rolling update of the backend under traffic: every task replaced, "
+                   "no request fails", RollingUpdate("backend"), during=[still_served()], clients=Clients.NONE),
+    ]
+
+
+def experiments_for(config: pytest.Config) -> list[Experiment]:
+    """The target's experiments: a target that cannot be opened gets the compose ones, which
+    then fail on the ``stack`` fixture, naming why."""
+    try:
+        swarm = isinstance(plugin.stack_for(config), SwarmStack)
+    except StackError:
+        swarm = False
+    return _swarm_experiments() if swarm else _experiments()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "experiment" in metafunc.fixturenames:
+        chosen = experiments_for(metafunc.config)
+        metafunc.parametrize("experiment", chosen, ids=[e.name for e in chosen])
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +124,6 @@ def runner(compose_stack: ComposeStack, pytestconfig: pytest.Config) -> Iterator
     chaos_runner.close()
 
 
-@pytest.mark.parametrize("experiment", EXPERIMENTS, ids=[e.name for e in EXPERIMENTS])
 def test_experiment(runner: Runner, experiment: Experiment, request: pytest.FixtureRequest) -> None:
     try:
         observed = runner.run(experiment).observation
