@@ -115,7 +115,7 @@ lint: $(VENV)/.installed ## ruff (complexity ≤ 15) over the code and tests; my
 	$(VENV)/bin/ruff check $(LINTED) tests conftest.py
 	$(VENV)/bin/mypy $(LINTED)
 
-test: setup images lint ## The project's own tests (after make lint): services against real servers, monitoring config checks
+test: setup images verify-config lint ## The project's own tests (after make lint): services against real servers, monitoring config checks
 	$(PY) -m fixtures.doctor
 	$(PY) -m fixtures.doctor --override compose/edge.yaml
 	$(PY) -m fixtures.doctor --override compose/backup.yaml
