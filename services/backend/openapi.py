@@ -68,7 +68,8 @@ def _products() -> dict[str, Any]:
             "get": {
                 "operationId": "listProducts",
                 "summary": "List products, oldest first",
-                "description": "`sku` and `sku_prefix` narrow the listing (both given: both hold), and `total` "
+                "description": "Ordered by `created_at`, then `id`. "
+                               "`sku` and `sku_prefix` narrow the listing (both given: both hold), and `total` "
                                "counts what they match. Either rides the unique sku index, so such a page costs "
                                "what it matches, not the size of the catalogue.",
                 "parameters": [

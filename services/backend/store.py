@@ -71,6 +71,12 @@ def sku_filter(sku: str | None, prefix: str | None) -> dict[str, Any] | None:
     return {"sku": prefix_range(prefix)} if prefix is not None else {}
 
 
+# Oldest first: by creation time, then id. Not by id alone: an ObjectId orders by its second,
+# then by the process that made it (its random middle bytes), so with two backend replicas
+# (a swarm stack) products created within one second listed by replica, not by age.
+LISTING_ORDER = (("created_at", ASCENDING), ("_id", ASCENDING))
+
+
 def _now() -> datetime:
     # Millisecond precision: what BSON dates keep, so a read equals what was written.
     now = datetime.now(UTC)
@@ -170,6 +176,7 @@ class ProductStore:
         # Created lazily so the backend starts (and reports 503) while the database is down.
         if not self._indexes_ready:
             await self._products.create_index([("sku", ASCENDING)], unique=True, sparse=True, name="sku_unique")
+            await self._products.create_index(list(LISTING_ORDER), name="listing_order")
             self._indexes_ready = True
 
     async def _call(self, operation: Callable[[], Awaitable[Any]]) -> Any:
@@ -207,7 +214,7 @@ class ProductStore:
             # measured: most of a page's cost). Find and count were never one snapshot, so a
             # write landing between them could already show in either; this answer is one of
             # those the two reads could give.
-            cursor = self._reads.find(query).sort("_id", ASCENDING).skip(offset).limit(limit + 1)
+            cursor = self._reads.find(query).sort(list(LISTING_ORDER)).skip(offset).limit(limit + 1)
             docs = [doc async for doc in cursor]
             items = [to_api(doc) for doc in docs[:limit]]  # the extra one only tells there is more
             if len(docs) <= limit and (docs or not offset):

@@ -18,6 +18,8 @@ import pytest
 from bson import CodecOptions, Decimal128, ObjectId
 from starlette.testclient import TestClient
 
+from services.backend.store import LISTING_ORDER
+
 pytestmark = pytest.mark.servers
 
 JAN = datetime(2026, 1, 31, 23, 59, 59, 999000, tzinfo=UTC)
@@ -98,7 +100,8 @@ def seeded(backend: TestClient, products: Any) -> list[dict[str, Any]]:
     # Through the API too: what create writes (price quantized, now's milliseconds).
     for body in ({"name": "via api", "price": 19.9, "sku": "SHAPE-api", "stock": 3}, {"name": "api no sku", "price": 0}):
         assert backend.post("/api/products", json=body).status_code == 201
-    return list(as_stored(products).find({}).sort("_id", 1))
+    # The listing's order (oldest first, then id), which is not what this test is about.
+    return list(as_stored(products).find({}).sort(list(LISTING_ORDER)))
 
 
 def expected_page(docs: list[dict[str, Any]], limit: int = 20, offset: int = 0, sku: str | None = None,

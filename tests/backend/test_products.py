@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jsonschema
 import pytest
+from bson import ObjectId
 from starlette.testclient import TestClient
 
 pytestmark = pytest.mark.servers
@@ -155,6 +157,19 @@ def test_pagination(backend: TestClient) -> None:
     assert backend.get("/api/products").json()["limit"] == 20
     assert backend.get("/api/products", params={"offset": 10}).json()["items"] == []
     assert len(backend.get("/api/products", params={"limit": 100}).json()["items"]) == 5
+
+
+def test_listing_is_oldest_first_whichever_process_made_the_id(backend: TestClient, products: Any) -> None:
+    """Two backend replicas make ObjectIds with different random middles: within one second
+    an older product can have the larger id. The listing follows created_at, not the id."""
+    created = datetime(2026, 1, 2, 3, 4, 5, 100000)
+    second = int(created.replace(tzinfo=UTC).timestamp()).to_bytes(4, "big")
+    older, newer = ObjectId(second + b"\xff" * 8), ObjectId(second + b"\x00" * 8)  # replica B's id > replica A's
+    for oid, name, at in ((older, "older", created), (newer, "newer", created + timedelta(milliseconds=5))):
+        products.insert_one({"_id": oid, "name": name, "price": 1.0, "sku": f"ORDER-{name}", "stock": 0,
+                             "created_at": at, "updated_at": at})
+    listed = backend.get("/api/products", params={"sku_prefix": "ORDER-"}).json()["items"]
+    assert [item["name"] for item in listed] == ["older", "newer"], listed
 
 
 @pytest.mark.parametrize(("params", "field"), [
