@@ -468,7 +468,9 @@ def _labelled(client: Any, stack_name: str) -> dict[str, list[str]]:
     label = {"label": f"{NAMESPACE_LABEL}={stack_name}"}
     active = client.info()["Swarm"].get("LocalNodeState") == "active"  # services only a manager lists
     return {"services": [s.name for s in client.services.list(filters=label)] if active else [],
-            "containers": [c.name for c in client.containers.list(all=True, filters=label)],
+            # ignore_removed: swarm removes the stack's containers while they are listed (the SDK
+            # inspects each one it listed: one gone in between raised NotFound).
+            "containers": [c.name for c in client.containers.list(all=True, filters=label, ignore_removed=True)],
             "networks": [n.name for n in client.networks.list(filters=label)]}
 
 
@@ -482,7 +484,7 @@ def leave_blockers(client: Any) -> list[str]:
     if INITIALISED_LABEL not in (node.attrs["Spec"].get("Labels") or {}):
         return ["ops.swarm did not initialise this swarm"]
     found = [f"service {s.name}" for s in client.services.list()]
-    found += [f"container {c.name}" for c in client.containers.list()]
+    found += [f"container {c.name}" for c in client.containers.list(ignore_removed=True)]
     return found
 
 
