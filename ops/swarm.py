@@ -261,33 +261,46 @@ def _prometheus(spec: dict[str, Any], out: Path, replicated: dict[str, int]) -> 
     return {PROMETHEUS_CONFIG: out / "prometheus.yml", PROMETHEUS_RULES: rules}
 
 
-def _service_down_for(rules: Path) -> str:
-    """ReplicasDegraded waits as long as ServiceDown does: no second timing to keep."""
+def _service_down(rules: Path) -> dict[str, Any]:
+    """The ServiceDown rule of ``rules``: the swarm's rules wait as long as it does, and its
+    variant for a replicated job keeps its labels (no second timing or severity to keep)."""
     for path in sorted(rules.glob("*.yml")):
         for group in (yaml.safe_load(path.read_text()) or {}).get("groups") or []:
             for rule in group.get("rules") or []:
                 if rule.get("alert") == "ServiceDown":
-                    return str(rule["for"])
-    raise SwarmError(f"no ServiceDown rule in {rules}: ReplicasDegraded takes its `for` from it")
+                    return dict(rule)
+    raise SwarmError(f"no ServiceDown rule in {rules}: the swarm's rules take their `for` from it")
 
 
 def rules_for(replicated: dict[str, int], rules: Path) -> dict[str, Any]:
     """The swarm's rule file for the replicated services, timed like the rules in ``rules``
     (production's compose/prometheus/rules, or the verification variant's)."""
-    return replicas_rules(replicated, _service_down_for(rules))
+    service_down = _service_down(rules)
+    return replicas_rules(replicated, str(service_down["for"]), dict(service_down.get("labels") or {}))
 
 
-def replicas_rules(replicated: dict[str, int], wait: str) -> dict[str, Any]:
-    """ReplicasDegraded per replicated job: fewer targets answering than the replicas declared.
-    Every replica gone is ServiceDown's (no target answers), not this one's."""
-    return {"groups": [{"name": "swarm", "rules": [
-        {"alert": "ReplicasDegraded",
-         "expr": f'count by (job) (up{{job="{job}"}} == 1) < {replicas}',
-         "for": wait,
-         "labels": {"severity": "warning", "service": job},
-         "annotations": {"summary": f"{job}: fewer than {replicas} replicas answer",
-                         "description": f"{{{{ $value }}}} of {replicas} {job} replicas answered their last scrape."}}
-        for job, replicas in sorted(replicated.items())]}]}
+def replicas_rules(replicated: dict[str, int], wait: str, down_labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """Per replicated job: ReplicasDegraded, fewer targets answering than the replicas declared
+    (every replica gone is ServiceDown's: a count of no sample is no sample); and ServiceDown
+    when no replica answers at all. ServiceDown's own ``up == 0`` needs a target to fail: a job
+    discovered on tasks.NAME has none once the lookup answers that no task is left (here the
+    lookup timed out and Prometheus kept the old targets; a resolver that answers NXDOMAIN
+    would empty the job and silence ServiceDown)."""
+    rules = []
+    for job, replicas in sorted(replicated.items()):
+        rules.append({"alert": "ReplicasDegraded",
+                      "expr": f'count by (job) (up{{job="{job}"}} == 1) < {replicas}',
+                      "for": wait,
+                      "labels": {"severity": "warning", "service": job},
+                      "annotations": {"summary": f"{job}: fewer than {replicas} replicas answer",
+                                      "description": f"{{{{ $value }}}} of {replicas} {job} replicas answered their last scrape."}})
+        rules.append({"alert": "ServiceDown",
+                      "expr": f'absent(up{{job="{job}"}} == 1)',
+                      "for": wait,
+                      "labels": {**(down_labels or {"severity": "critical"}), "job": job},
+                      "annotations": {"summary": f"Job {job} is down",
+                                      "description": f"No {job} replica answered its last scrape, or none is discovered."}})
+    return {"groups": [{"name": "swarm", "rules": rules}]}
 
 
 def render(files: list[Path], env_file: Path, stack_name: str = DEFAULT_STACK, out: Path = BUILD) -> Rendered:

@@ -5,6 +5,7 @@ Prometheus config, the deploy waves. ``docker compose config`` needs no daemon."
 from __future__ import annotations
 
 import json
+import os
 import stat
 from collections.abc import Sequence
 from pathlib import Path
@@ -264,10 +265,22 @@ def test_rules_need_a_service_down_rule(tmp_path: Path) -> None:
 
 def test_replicas_degraded_counts_answering_targets() -> None:
     [group] = replicas_rules({"backend": 2}, "2s")["groups"]
-    [rule] = group["rules"]
-    assert rule["alert"] == "ReplicasDegraded" and rule["for"] == "2s", rule
+    [rule] = [r for r in group["rules"] if r["alert"] == "ReplicasDegraded"]
+    assert rule["for"] == "2s", rule
     assert rule["expr"] == 'count by (job) (up{job="backend"} == 1) < 2', rule
     assert rule["labels"] == {"severity": "warning", "service": "backend"}, rule
+
+
+def test_service_down_also_fires_with_no_target_left() -> None:
+    """A job discovered on tasks.NAME has no target to fail once no task is left: ServiceDown's
+    own ``up == 0`` would stay silent, this one fires, labelled as production's ServiceDown."""
+    [group] = replicas_rules({"backend": 2}, "2m", {"severity": "critical"})["groups"]
+    [rule] = [r for r in group["rules"] if r["alert"] == "ServiceDown"]
+    assert rule["expr"] == 'absent(up{job="backend"} == 1)' and rule["for"] == "2m", rule
+    assert rule["labels"] == {"severity": "critical", "job": "backend"}, rule
+    production = rules_for({"backend": 2}, COMPOSE / "prometheus" / "rules")
+    [down] = [r for r in production["groups"][0]["rules"] if r["alert"] == "ServiceDown"]
+    assert down["labels"]["severity"] == "critical" and down["for"] == alert_for(COMPOSE / "prometheus" / "rules", "ServiceDown")
 
 
 # --------------------------------------------------------------------------------- deploy order
@@ -303,3 +316,59 @@ def test_relay_routes_only_long_running_services(rendered: Rendered) -> None:
     assert {"backend:3847", "mongo:27017", "minio:9000", "minio:9001"} <= set(routes.values()), routes
     jobs = [n for n, s in rendered.declared["services"].items() if s.get("restart") == "on-failure"]
     assert jobs and not [r for r in routes.values() if r.partition(":")[0] in jobs], routes
+
+
+# --------------------------------------------------------------- the rules, run by promtool
+PROMETHEUS_IMAGE = f"stackproof/prometheus:{os.environ.get('STACK_TAG', 'dev')}"
+STALE_AT_10S = "1x10 stale"  # answering for 10 s, then gone from discovery (a staleness marker)
+PROMTOOL_TESTS = {
+    "rule_files": ["/etc/prometheus/rules/swarm.yml"],
+    "evaluation_interval": "1s",
+    "tests": [
+        {"name": "one replica of two gone: ReplicasDegraded, not ServiceDown",
+         "interval": "1s",
+         "input_series": [{"series": 'up{job="backend", instance="a:3847"}', "values": STALE_AT_10S},
+                          {"series": 'up{job="backend", instance="b:3847"}', "values": "1x30"}],
+         "alert_rule_test": [
+             {"eval_time": "9s", "alertname": "ReplicasDegraded", "exp_alerts": []},
+             {"eval_time": "15s", "alertname": "ReplicasDegraded", "exp_alerts": [
+                 {"exp_labels": {"job": "backend", "severity": "warning", "service": "backend"},
+                  "exp_annotations": {"summary": "backend: fewer than 2 replicas answer",
+                                      "description": "1 of 2 backend replicas answered their last scrape."}}]},
+             {"eval_time": "15s", "alertname": "ServiceDown", "exp_alerts": []}]},
+        {"name": "every replica gone from discovery: ServiceDown, though no target reports up == 0",
+         "interval": "1s",
+         "input_series": [{"series": f'up{{job="backend", instance="{i}:3847"}}', "values": STALE_AT_10S} for i in "ab"],
+         "alert_rule_test": [
+             {"eval_time": "9s", "alertname": "ServiceDown", "exp_alerts": []},
+             {"eval_time": "15s", "alertname": "ServiceDown", "exp_alerts": [
+                 {"exp_labels": {"job": "backend", "severity": "critical"},
+                  "exp_annotations": {"summary": "Job backend is down",
+                                      "description": "No backend replica answered its last scrape, or none is discovered."}}]},
+             {"eval_time": "15s", "alertname": "ReplicasDegraded", "exp_alerts": []}]},
+    ],
+}
+
+
+def test_promtool_fires_the_swarm_rules_as_described(tmp_path: Path) -> None:
+    """The generated rules, timed as the verification variant (2 s), under promtool: a replica
+    gone is ReplicasDegraded; every replica gone from discovery is ServiceDown."""
+    import docker
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "swarm.yml").write_text(yaml.safe_dump(rules_for({"backend": 2}, VERIFY_PROMETHEUS / "rules")))
+    (tmp_path / "swarm.test.yml").write_text(yaml.safe_dump(PROMTOOL_TESTS, sort_keys=False))
+    tmp_path.chmod(0o755)
+    for path in (rules, rules / "swarm.yml", tmp_path / "swarm.test.yml"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    client = docker.from_env()
+    try:
+        output = client.containers.run(PROMETHEUS_IMAGE, ["test", "rules", "/etc/prometheus/swarm.test.yml"],
+                                       entrypoint="promtool", network_mode="none", remove=True,
+                                       volumes={str(tmp_path): {"bind": "/etc/prometheus", "mode": "ro"}})
+    except docker.errors.ContainerError as exc:
+        pytest.fail(f"promtool test rules failed:\n{(exc.stderr or b'').decode(errors='replace')}", pytrace=False)
+    finally:
+        client.close()
+    assert b"SUCCESS" in output, output.decode(errors="replace")
